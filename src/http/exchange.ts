@@ -62,6 +62,8 @@ export interface HttpExchange {
   /** Called once if the client goes away before end(); the gateway stops upstream work. */
   onAbort(cb: (reason: string) => void): void;
   readonly headersSent: boolean;
+  /** Status of the response head sent (0 until respond() is called). */
+  readonly statusSent: number;
   readonly finished: boolean;
   /** Request bytes read from the client for this exchange (head + body). */
   readonly bytesIn: number;
