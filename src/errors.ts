@@ -14,6 +14,8 @@ export const ERROR_TABLE = {
   SLUICE_HTTP_HEADERS_TOO_LARGE: { status: 431, kind: 'client' },
   SLUICE_HTTP_NOT_IMPLEMENTED: { status: 501, kind: 'client' },
   SLUICE_HTTP_VERSION: { status: 505, kind: 'client' },
+  // a response the gateway asked the HTTP/1 serializer to write would break framing (CR/LF/NUL)
+  SLUICE_HTTP_RESPONSE_INVALID: { status: 500, kind: 'server' },
   SLUICE_CLIENT_ABORTED: { status: 499, kind: 'client' },
   // gateway
   SLUICE_ROUTE_NOT_FOUND: { status: 404, kind: 'route' },
