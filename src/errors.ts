@@ -30,6 +30,11 @@ export const ERROR_TABLE = {
   SLUICE_TLS_HANDSHAKE: { status: 0, kind: 'tls' },
   SLUICE_LISTEN: { status: 0, kind: 'io' },
   SLUICE_IO: { status: 0, kind: 'io' },
+  // packet I/O (src/io/, native/)
+  SLUICE_TAP_OPEN: { status: 0, kind: 'io' },
+  SLUICE_TAP_IO: { status: 0, kind: 'io' },
+  SLUICE_PORT_CONFIG: { status: 0, kind: 'io' },
+  SLUICE_NATIVE_MISSING: { status: 0, kind: 'io' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

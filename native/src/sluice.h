@@ -1,0 +1,37 @@
+// Shared helpers of the sluice_native addon. Every function exported to JavaScript moves a whole
+// burst or does one control operation; none calls back into JavaScript per packet.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace sluice {
+
+// Stable error codes. They must match src/errors.ts (ERROR_TABLE) and src/io/native.ts.
+constexpr const char* kErrTapOpen = "SLUICE_TAP_OPEN";
+constexpr const char* kErrTapIo = "SLUICE_TAP_IO";
+constexpr const char* kErrPortConfig = "SLUICE_PORT_CONFIG";
+
+// Sets a pending JS Error { code, errno, errnoName, syscall } whose message reads
+// "<syscall>: <strerror> (<ERRNAME>)", e.g. "TUNSETIFF: Operation not permitted (EPERM)".
+void ThrowErrno(Napi::Env env, const char* code, const char* syscall, int err);
+// Same shape for a libuv error (negative uv status).
+void ThrowUv(Napi::Env env, const char* code, const char* call, int status);
+// A pending JS Error { code } with a message naming the argument at fault.
+void ThrowArg(Napi::Env env, const std::string& message);
+
+// Argument readers: on failure they set a pending error naming the argument and return false.
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max,
+            int64_t* out);
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data,
+              size_t* length);
+bool ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t** data,
+            size_t* length);
+
+void InitTap(Napi::Env env, Napi::Object exports);
+void InitWaiter(Napi::Env env, Napi::Object exports);
+
+}  // namespace sluice
