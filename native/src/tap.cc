@@ -10,6 +10,7 @@
 #include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -113,22 +114,24 @@ struct Burst {
   size_t dataLen;
   uint32_t* lengths;
   size_t lengthsLen;
-  uint32_t* drops;  // optional: drops[0] = frames dropped by this call
+  // optional stats out-parameter: [0] = frames dropped by this call, [1] = bytes moved. Bytes of
+  // one burst fit: capacity (<= 65536) x slot (<= 65535) < 2^32.
+  uint32_t* stats;
 };
 
-bool ReadDrops(const Napi::CallbackInfo& info, size_t i, Burst* b) {
-  b->drops = nullptr;
+bool ReadStats(const Napi::CallbackInfo& info, size_t i, Burst* b) {
+  b->stats = nullptr;
   if (i >= info.Length() || info[i].IsUndefined()) return true;
   size_t n = 0;
-  if (!ArgU32(info, i, "drops", &b->drops, &n)) return false;
-  if (n < 1) {
-    ThrowArg(info.Env(), "argument 'drops' must have at least 1 element");
+  if (!ArgU32(info, i, "stats", &b->stats, &n)) return false;
+  if (n < 2) {
+    ThrowArg(info.Env(), "argument 'stats' must have at least 2 elements");
     return false;
   }
   return true;
 }
 
-// tapRxBurst(fd, data, lengths, slotSize, capacity, drops?) -> count
+// tapRxBurst(fd, data, lengths, slotSize, capacity, stats?) -> count
 Napi::Value TapRxBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Burst b;
@@ -137,7 +140,7 @@ Napi::Value TapRxBurst(const Napi::CallbackInfo& info) {
       !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
       !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
       !ArgInt(info, 3, "slotSize", 1, kMaxSlot, &slot) ||
-      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ReadDrops(info, 5, &b)) {
+      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ReadStats(info, 5, &b)) {
     return env.Undefined();
   }
   if (static_cast<size_t>(capacity) > b.lengthsLen ||
@@ -150,9 +153,14 @@ Napi::Value TapRxBurst(const Napi::CallbackInfo& info) {
   }
   uint32_t n = 0;
   uint32_t dropped = 0;
+  uint32_t bytes = 0;
   while (n < capacity) {
     uint8_t* p = b.data + static_cast<size_t>(n) * static_cast<size_t>(slot);
-    ssize_t r = read(static_cast<int>(fd), p, static_cast<size_t>(slot));
+    // tun copies what fits and returns the copied length (measured on Linux 6.18), so a frame of
+    // exactly slot bytes and a truncated longer one look alike. One spare byte tells them apart.
+    uint8_t spare;
+    struct iovec iov[2] = {{p, static_cast<size_t>(slot)}, {&spare, 1}};
+    ssize_t r = readv(static_cast<int>(fd), iov, 2);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -162,20 +170,22 @@ Napi::Value TapRxBurst(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
     if (r == 0) break;
-    // With IFF_NO_PI there is no TUN_PKT_STRIP flag to read; tun reports the frame's full length even when the buffer
-    // was shorter (drivers/net/tun.c tun_put_user), so r > slot means a truncated frame.
-    if (r > slot) {
+    if (r > slot) {  // longer than the slot: dropped whole, never delivered truncated
       dropped++;
       continue;
     }
     b.lengths[n++] = static_cast<uint32_t>(r);
+    bytes += static_cast<uint32_t>(r);
   }
-  if (b.drops) b.drops[0] = dropped;
+  if (b.stats) {
+    b.stats[0] = dropped;
+    b.stats[1] = bytes;
+  }
   return Napi::Number::New(env, n);
 }
 
-// tapTxBurst(fd, data, lengths, count, slotSize, drops?) -> consumed. Frames [0, consumed) were
-// written or dropped as unsendable (counted in drops[0]); the rest met EAGAIN and are the
+// tapTxBurst(fd, data, lengths, count, slotSize, stats?) -> consumed. Frames [0, consumed) were
+// written or dropped as unsendable (counted in stats[0]); the rest met EAGAIN and are the
 // caller's to retry.
 Napi::Value TapTxBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -185,7 +195,7 @@ Napi::Value TapTxBurst(const Napi::CallbackInfo& info) {
       !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
       !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
       !ArgInt(info, 3, "count", 0, kMaxCapacity, &count) ||
-      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ReadDrops(info, 5, &b)) {
+      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ReadStats(info, 5, &b)) {
     return env.Undefined();
   }
   if (static_cast<size_t>(count) > b.lengthsLen ||
@@ -196,6 +206,7 @@ Napi::Value TapTxBurst(const Napi::CallbackInfo& info) {
   }
   uint32_t i = 0;
   uint32_t dropped = 0;
+  uint32_t bytes = 0;
   while (i < count) {
     uint32_t len = b.lengths[i];
     if (len == 0 || len > slot) {
@@ -219,9 +230,13 @@ Napi::Value TapTxBurst(const Napi::CallbackInfo& info) {
       ThrowErrno(env, kErrTapIo, "write", err);
       return env.Undefined();
     }
+    bytes += len;
     i++;
   }
-  if (b.drops) b.drops[0] = dropped;
+  if (b.stats) {
+    b.stats[0] = dropped;
+    b.stats[1] = bytes;
+  }
   return Napi::Number::New(env, i);
 }
 

@@ -1,0 +1,130 @@
+// The TypeScript face of native/ (sluice_native.node): loads the addon once, types its functions
+// and turns its errors into SluiceErrors. The addon only does what JavaScript cannot (ioctl, raw
+// fd I/O, libuv poll handles); everything else stays here or above.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SluiceError, type ErrorCode } from '../errors.js';
+
+export interface TapOpenResult {
+  fd: number;
+  /** The interface name the kernel chose (a template like "sluice%d" is filled in). */
+  name: string;
+  /** The kernel side's MAC address (SIOCGIFHWADDR), 6 bytes. */
+  mac: Uint8Array;
+}
+
+export interface FdWaiter {
+  /** Start watching; the callback fires once when the fd is readable, then the waiter disarms. */
+  arm(): void;
+  disarm(): void;
+  /** Stop and release the libuv handle. Call before closing the fd. */
+  close(): void;
+}
+
+export interface NativeFeatures {
+  tap: boolean;
+  fdWaiter: boolean;
+  dpdk: boolean;
+  /** Whether `pkg-config --exists libdpdk` held when the addon was built. */
+  libdpdkAtBuild: boolean;
+}
+
+/**
+ * The raw addon surface (native/src/*.cc). Bursts: frame i lives at data[i * slotSize, ...) with
+ * its length in lengths[i]. `stats`, when given (Uint32Array(2)), receives [frames dropped by this
+ * call, bytes moved]. tapRxBurst returns frames read; tapTxBurst returns frames consumed (written
+ * or dropped as unsendable); the rest met EAGAIN.
+ */
+export interface NativeAddon {
+  tapOpen(name: string, mtu: number): TapOpenResult;
+  tapRxBurst(fd: number, data: Uint8Array, lengths: Uint32Array, slotSize: number, capacity: number, stats?: Uint32Array): number;
+  tapTxBurst(fd: number, data: Uint8Array, lengths: Uint32Array, count: number, slotSize: number, stats?: Uint32Array): number;
+  tapClose(fd: number): void;
+  FdWaiter: new (fd: number, callback: (status: number) => void) => FdWaiter;
+  features: NativeFeatures;
+}
+
+const ADDON_RELATIVE = join('native', 'build', 'Release', 'sluice_native.node');
+export const BUILD_COMMAND = 'bash native/build.sh';
+
+/** Where the addon would be: the nearest ancestor of this file holding native/binding.gyp. */
+export function addonPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'native', 'binding.gyp'))) return join(dir, ADDON_RELATIVE);
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  // src/io/native.ts (or dist/src/io/native.js) sits two or three levels below the root.
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', ADDON_RELATIVE);
+}
+
+let cached: NativeAddon | undefined;
+let loadError: SluiceError | undefined;
+
+/** The loaded addon, or a SLUICE_NATIVE_MISSING error saying how to build it. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  if (loadError) throw loadError;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    loadError = new SluiceError(
+      'SLUICE_NATIVE_MISSING',
+      `native addon not built: ${path} does not exist; build it with '${BUILD_COMMAND}' (needs make, g++, python3 and Node headers)`,
+      { path, fix: BUILD_COMMAND },
+    );
+    throw loadError;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    cached = require(path) as NativeAddon;
+    return cached;
+  } catch (e) {
+    loadError = new SluiceError(
+      'SLUICE_NATIVE_MISSING',
+      `native addon at ${path} failed to load (${(e as Error).message}); rebuild it with '${BUILD_COMMAND}'`,
+      { path, fix: BUILD_COMMAND },
+      { cause: e },
+    );
+    throw loadError;
+  }
+}
+
+/** Whether the addon loads, without throwing. */
+export function nativeAvailable(): { ok: true; addon: NativeAddon } | { ok: false; error: SluiceError } {
+  try {
+    return { ok: true, addon: loadNative() };
+  } catch (e) {
+    return { ok: false, error: toSluiceError(e, 'SLUICE_NATIVE_MISSING', '') };
+  }
+}
+
+const NATIVE_CODES = new Set<string>(['SLUICE_TAP_OPEN', 'SLUICE_TAP_IO', 'SLUICE_PORT_CONFIG', 'SLUICE_NATIVE_MISSING']);
+
+interface NativeErrorShape {
+  code?: unknown;
+  errno?: unknown;
+  errnoName?: unknown;
+  syscall?: unknown;
+  message?: unknown;
+}
+
+/**
+ * Converts an error thrown by the addon ({ code, errno, errnoName, syscall }) into a SluiceError,
+ * prefixing `context` (e.g. "tap open sluice%d") to the native message.
+ */
+export function toSluiceError(e: unknown, fallback: ErrorCode, context: string): SluiceError {
+  if (e instanceof SluiceError) return e;
+  const n = (typeof e === 'object' && e !== null ? e : {}) as NativeErrorShape;
+  const code = typeof n.code === 'string' && NATIVE_CODES.has(n.code) ? (n.code as ErrorCode) : fallback;
+  const message = typeof n.message === 'string' ? n.message : String(e);
+  const detail: Record<string, unknown> = {};
+  if (typeof n.errno === 'number') detail.errno = n.errno;
+  if (typeof n.errnoName === 'string' && n.errnoName !== '') detail.errnoName = n.errnoName;
+  if (typeof n.syscall === 'string') detail.syscall = n.syscall;
+  return new SluiceError(code, context ? `${context}: ${message}` : message, detail, { cause: e });
+}
