@@ -1,0 +1,664 @@
+// One HTTP/1.x connection: feeds the parser, hands each request to the gateway as an HttpExchange,
+// and writes responses strictly in request order (RFC 9112 9.3.2). A later exchange may respond
+// early; its bytes are held until every earlier response has ended. Backpressure runs end to end:
+// a full request-body Readable pauses the Connection, a full Connection makes write() return false.
+// Timers live here (this is the edge); the parser stays pure.
+
+import { Readable } from 'node:stream';
+import { SluiceError, isSluiceError } from '../errors.js';
+import type { CloseReason, Connection, ConnectionHandler, ConnectionInfo } from '../transport/connection.js';
+import type { ExchangeHandler, HeaderList, HttpExchange, RequestHead, ResponseHead } from '../http/exchange.js';
+import { Http1Parser, type ParsedRequestHead } from './parser.js';
+import {
+  CONTINUE_100,
+  CRLF,
+  chunkHeader,
+  encodeChunk,
+  encodeLastChunk,
+  imfDate,
+  serializeErrorResponse,
+  serializeResponseHead,
+  statusHasNoBody,
+  type BodyFraming,
+} from './serializer.js';
+
+export interface Http1Options {
+  scheme: 'http' | 'https';
+  /** Request line bytes (CRLF included); over -> 414. */
+  maxRequestLineBytes: number;
+  /** Field section bytes (and trailer section bytes); over -> 431. */
+  maxHeaderBytes: number;
+  /** Field lines per section; over -> 431. */
+  maxHeaderCount: number;
+  /** Request body bytes; over -> 413. */
+  maxBodyBytes: number;
+  /** From the first byte of a request head to its end; over -> 408 and close (slowloris). */
+  headersTimeoutMs: number;
+  /** Keep-alive connection with nothing in flight; over -> quiet close. */
+  idleTimeoutMs: number;
+  /** Requests parsed ahead of their responses; reading stops beyond this. */
+  maxPipelined: number;
+  /** Requests served on one connection, then Connection: close; 0 = unlimited. */
+  maxRequestsPerConnection: number;
+}
+
+export const DEFAULT_HTTP1_OPTIONS: Readonly<Http1Options> = Object.freeze({
+  scheme: 'http',
+  maxRequestLineBytes: 8192,
+  maxHeaderBytes: 16384,
+  maxHeaderCount: 100,
+  maxBodyBytes: 1024 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  // 60 s: under the 75 s nginx and most load balancers use, so the gateway is not the side that
+  // races a client reusing a connection the server just dropped
+  idleTimeoutMs: 60_000,
+  maxPipelined: 16,
+  maxRequestsPerConnection: 0,
+});
+
+/** Optional observer for metrics and logs. */
+export interface Http1Events {
+  /** A request broke framing or a limit (reason: SluiceError.reason, e.g. 'http_bad_request'). */
+  onProtocolError?(reason: string, error: SluiceError, conn: ConnectionInfo): void;
+  /** A request head was accepted and handed to the handler. */
+  onRequest?(head: RequestHead, conn: ConnectionInfo): void;
+}
+
+// Bytes a not-yet-current exchange may hold before its write() says wait: one socket buffer's worth.
+const HELD_HIGH_WATER = 64 * 1024;
+// Request body Readable buffer before the connection is paused.
+const BODY_HIGH_WATER = 64 * 1024;
+// Writes above this size are sent as size line + data + CRLF to skip copying the data.
+const CHUNK_COPY_LIMIT = 16 * 1024;
+
+// After our FIN, how long the peer gets to finish reading and close its side.
+const CLOSE_GRACE_MS = 5000;
+
+const PAUSE_BODY = 1; // a request body's Readable is full
+const PAUSE_PIPELINE = 2; // maxPipelined requests wait for their responses
+const PAUSE_STOP = 4; // nothing more will be parsed on this connection
+
+let dateMs = 0;
+let dateStr = '';
+function currentDate(): string {
+  const now = Date.now();
+  if (now - dateMs >= 1000 || now < dateMs) {
+    dateMs = now - (now % 1000);
+    dateStr = imfDate(now);
+  }
+  return dateStr;
+}
+
+class RequestBody extends Readable {
+  constructor(private readonly ex: Http1Exchange) {
+    super({ highWaterMark: BODY_HIGH_WATER });
+  }
+
+  override _read(): void {
+    this.ex.bodyWanted();
+  }
+}
+
+export class Http1Exchange implements HttpExchange {
+  readonly head: ParsedRequestHead;
+  readonly connection: ConnectionInfo;
+  readonly startedAt: bigint;
+  readonly body: Readable | null;
+  /** Trailer fields of a chunked request body, once it has ended. */
+  requestTrailers: HeaderList | null = null;
+
+  headersSent = false;
+  statusSent = 0;
+  finished = false;
+  bytesIn: number;
+  bytesOut = 0;
+
+  /** Request fully received (message complete). */
+  requestComplete = false;
+  /** Close the connection once this response is on the wire. */
+  closeAfter = false;
+  /** Reset the connection when this exchange becomes current (framing already broken). */
+  breakOnActivate = false;
+  /** Body bytes still arriving are dropped (the response ended first). */
+  discardBody = false;
+  continueSent = false;
+  active = false;
+  /** end() was called while a previous response was still being written. */
+  endedPending = false;
+
+  private framing: BodyFraming = 'none';
+  private declaredLength = -1;
+  private bodyWritten = 0;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private wantDrain = false;
+  private codecAborted = false;
+  private drainCbs: Array<() => void> = [];
+  private abortCbs: Array<(reason: string) => void> = [];
+
+  constructor(private readonly session: Http1Session, head: ParsedRequestHead, connection: ConnectionInfo) {
+    this.head = head;
+    this.connection = connection;
+    this.startedAt = process.hrtime.bigint();
+    this.bytesIn = head.headBytes;
+    this.body = head.hasBody ? new RequestBody(this) : null;
+    this.closeAfter = !head.keepAlive;
+  }
+
+  respond(rh: ResponseHead): void {
+    if (this.codecAborted) return;
+    if (this.headersSent) throw new Error('respond() called twice on one exchange');
+    const status = rh.status;
+    if (!Number.isInteger(status) || status < 200 || status > 999) {
+      throw new SluiceError('SLUICE_HTTP_RESPONSE_INVALID', `response status ${status} is not a final status code`, { rule: 'RFC 9110 15: final status 200-999; 1xx are sent by the codec', status });
+    }
+    const noBody = this.head.method === 'HEAD' || statusHasNoBody(status);
+    let framing: BodyFraming;
+    if (noBody) framing = 'none';
+    else if (rh.contentLength >= 0) framing = 'length';
+    else if (this.head.version === '1.1') framing = 'chunked';
+    else {
+      framing = 'close'; // RFC 9112 6.3 (8): an HTTP/1.0 client reads to the close
+      this.closeAfter = true;
+    }
+    // RFC 9110 10.1.1: the client holds the body until 100; answering without reading it means
+    // the body may still come or not, so the connection cannot be reused safely.
+    if (this.head.expectContinue && !this.continueSent && !this.requestComplete) this.closeAfter = true;
+    const bytes = serializeResponseHead({
+      status,
+      headers: rh.headers,
+      framing,
+      contentLength: status === 204 ? -1 : rh.contentLength,
+      connection: this.closeAfter ? 'close' : this.head.version === '1.0' ? 'keep-alive' : null,
+      date: currentDate(),
+    });
+    this.framing = framing;
+    this.declaredLength = rh.contentLength;
+    this.headersSent = true;
+    this.statusSent = status;
+    if (this.closeAfter) this.session.stopAfter(this);
+    this.out(bytes);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.codecAborted) return true;
+    if (!this.headersSent) throw new Error('write() before respond()');
+    if (this.finished) throw new Error('write() after end()');
+    const n = chunk.length;
+    if (n === 0 || this.framing === 'none') return !this.wantDrain; // HEAD/204/304: body bytes are dropped
+    if (this.framing === 'length' && this.bodyWritten + n > this.declaredLength) {
+      throw new SluiceError('SLUICE_HTTP_RESPONSE_INVALID', `response body exceeds its Content-Length ${this.declaredLength} (by ${this.bodyWritten + n - this.declaredLength} bytes)`, { rule: 'RFC 9112 6.2: Content-Length frames the body' });
+    }
+    this.bodyWritten += n;
+    if (this.framing === 'chunked') {
+      if (n <= CHUNK_COPY_LIMIT) return this.out(encodeChunk(chunk));
+      this.out(chunkHeader(n));
+      this.out(chunk);
+      return this.out(CRLF);
+    }
+    return this.out(chunk);
+  }
+
+  end(trailers?: HeaderList): void {
+    if (this.codecAborted || this.finished) return;
+    if (!this.headersSent) throw new Error('end() before respond()');
+    if (this.framing === 'chunked') this.out(encodeLastChunk(trailers));
+    else if (this.framing === 'length' && this.bodyWritten < this.declaredLength) {
+      // The client would wait for bytes that never come; only closing tells it the truth.
+      this.breakOnActivate = true;
+    }
+    this.finish();
+  }
+
+  abort(error: SluiceError): void {
+    if (this.finished) return;
+    if (!this.headersSent) {
+      this.closeAfter = true;
+      this.session.stopAfter(this);
+      this.headersSent = true;
+      const status = error.status >= 400 ? error.status : 500;
+      this.statusSent = status;
+      this.out(serializeErrorResponse(status, error.reason, error.message, { date: currentDate(), head: this.head.method === 'HEAD' }));
+    } else {
+      this.breakOnActivate = true;
+    }
+    this.finish();
+  }
+
+  onDrain(cb: () => void): void {
+    this.drainCbs.push(cb);
+  }
+
+  onAbort(cb: (reason: string) => void): void {
+    this.abortCbs.push(cb);
+  }
+
+  // ---- session side ----
+
+  /** The codec ended this exchange itself (broken request framing): the handler's calls become no-ops. */
+  codecAbort(error: SluiceError): void {
+    if (this.finished) return;
+    this.abort(error);
+    this.codecAborted = true;
+    this.fireAbort('protocol_error');
+  }
+
+  fireAbort(reason: string): void {
+    const cbs = this.abortCbs;
+    this.abortCbs = [];
+    for (const cb of cbs) cb(reason);
+  }
+
+  bodyWanted(): void {
+    if (this.head.expectContinue && !this.continueSent && !this.headersSent && !this.requestComplete) {
+      this.continueSent = true;
+      this.out(CONTINUE_100);
+    }
+    this.session.bodyWanted(this);
+  }
+
+  /** Bytes are written now if this is the current exchange, else held in order. */
+  private out(bytes: Uint8Array): boolean {
+    this.bytesOut += bytes.length;
+    if (this.active) {
+      const ok = this.session.conn.write(bytes);
+      if (!ok) this.wantDrain = true;
+      return ok;
+    }
+    this.held.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    this.heldBytes += bytes.length;
+    if (this.heldBytes >= HELD_HIGH_WATER) {
+      this.wantDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  private finish(): void {
+    this.finished = true;
+    if (this.body && !this.requestComplete) {
+      // The response is over before the request body: drop the rest of it (or close, if 100 was
+      // never sent: closeAfter is already set then).
+      this.discardBody = true;
+      if (!this.body.destroyed) this.body.destroy();
+      this.session.bodyWanted(this);
+    }
+    if (this.active) this.session.exchangeDone(this);
+    else this.endedPending = true;
+  }
+
+  /** Becomes the exchange whose bytes go to the wire. */
+  activate(): void {
+    this.active = true;
+    const conn = this.session.conn;
+    let ok = true;
+    for (const b of this.held) ok = conn.write(b);
+    this.held = [];
+    this.heldBytes = 0;
+    if (this.endedPending) {
+      this.session.exchangeDone(this);
+      return;
+    }
+    if (this.breakOnActivate) {
+      this.session.breakConnection(new SluiceError('SLUICE_HTTP_RESPONSE_INVALID', 'response aborted after its head was sent'));
+      return;
+    }
+    if (this.wantDrain) {
+      if (ok) queueMicrotask(() => this.drained());
+    }
+  }
+
+  drained(): void {
+    if (!this.wantDrain) return;
+    this.wantDrain = false;
+    for (const cb of this.drainCbs) cb();
+  }
+}
+
+export class Http1Session implements ConnectionHandler {
+  readonly conn: Connection;
+  private readonly handler: ExchangeHandler;
+  private readonly opts: Http1Options;
+  private readonly events: Http1Events;
+  private readonly parser: Http1Parser;
+
+  /** Unfinished exchanges in arrival order; queue[0] is the one writing to the wire. */
+  private readonly queue: Http1Exchange[] = [];
+  /** The exchange whose request is being parsed (head done, message not complete). */
+  private parsing: Http1Exchange | null = null;
+  /** Unparsed bytes kept while the parser waits for responses (pipelining bound). */
+  private held: Buffer | null = null;
+  private feeding = false;
+  private pauseMask = 0;
+  /** No request after the current one will be parsed. */
+  private closing = false;
+  private peerEnded = false;
+  private closed = false;
+  /** Error answered after earlier responses, then close. */
+  private pendingError: SluiceError | null = null;
+  private requests = 0;
+  private headersTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(conn: Connection, handler: ExchangeHandler, opts: Partial<Http1Options> = {}, events: Http1Events = {}) {
+    this.conn = conn;
+    this.handler = handler;
+    this.opts = { ...DEFAULT_HTTP1_OPTIONS, ...opts };
+    this.events = events;
+    const o = this.opts;
+    this.parser = new Http1Parser(
+      {
+        onHead: (h) => this.onHead(h),
+        onBody: (b) => this.onBody(b),
+        onTrailers: (t) => {
+          if (this.parsing) this.parsing.requestTrailers = t;
+        },
+        onMessageComplete: () => this.onMessageComplete(),
+        onError: (e) => this.onParseError(e),
+      },
+      {
+        scheme: o.scheme,
+        maxRequestLineBytes: o.maxRequestLineBytes,
+        maxHeaderBytes: o.maxHeaderBytes,
+        maxHeaderCount: o.maxHeaderCount,
+        maxBodyBytes: o.maxBodyBytes,
+      },
+    );
+  }
+
+  start(): void {
+    this.conn.setHandler(this);
+    this.armIdle();
+  }
+
+  // ---- ConnectionHandler ----
+
+  onData(chunk: Buffer): void {
+    if (this.closed || this.pauseMask & PAUSE_STOP) return;
+    this.clearIdle();
+    if (this.held) {
+      // Arrived before the pause took effect: keep order.
+      this.held = Buffer.concat([this.held, chunk]);
+      return;
+    }
+    this.feed(chunk);
+  }
+
+  onEnd(): void {
+    this.peerEnded = true;
+    if (!this.held) this.peerGone();
+    this.afterProgress();
+  }
+
+  onDrain(): void {
+    this.queue[0]?.drained();
+  }
+
+  onClose(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearHeadersTimer();
+    this.clearIdle();
+    this.held = null;
+    for (const ex of this.queue) {
+      if (ex.body && !ex.requestComplete && !ex.body.destroyed) {
+        ex.body.destroy(new SluiceError('SLUICE_CLIENT_ABORTED', `connection closed (${reason}) before the request body ended`, { reason }));
+      }
+      if (!ex.finished) ex.fireAbort(reason);
+    }
+    this.queue.length = 0;
+    this.parsing = null;
+  }
+
+  // ---- parsing ----
+
+  private feed(buf: Buffer): void {
+    this.feeding = true;
+    let off = 0;
+    const len = buf.length;
+    while (off < len && !this.closed) {
+      if (this.parser.isPaused) {
+        if (!this.closing) {
+          // RFC 9112 9.3.2: pipelined requests wait; copy, since the chunk is only ours during the call.
+          this.held = Buffer.from(buf.subarray(off));
+          this.setPause(PAUSE_PIPELINE, true);
+        }
+        break;
+      }
+      off += this.parser.execute(off === 0 ? buf : buf.subarray(off));
+      if (this.parser.failed) break;
+    }
+    this.feeding = false;
+    if (this.parser.inHead && !this.headersTimer && !this.closed && this.opts.headersTimeoutMs > 0) {
+      this.headersTimer = setTimeout(() => this.onHeadersTimeout(), this.opts.headersTimeoutMs);
+      this.headersTimer.unref();
+    }
+    if (this.peerEnded && !this.held) this.peerGone();
+    this.afterProgress();
+  }
+
+  private onHead(head: ParsedRequestHead): void {
+    this.clearHeadersTimer();
+    this.requests++;
+    const ex = new Http1Exchange(this, head, this.conn.info);
+    const max = this.opts.maxRequestsPerConnection;
+    if (max > 0 && this.requests >= max) ex.closeAfter = true;
+    if (ex.closeAfter) this.closing = true;
+    this.queue.push(ex);
+    this.parsing = ex;
+    if (this.queue.length === 1) ex.active = true;
+    this.events.onRequest?.(head, this.conn.info);
+    try {
+      this.handler.handle(ex);
+    } catch (e) {
+      const err = isSluiceError(e) ? e : new SluiceError('SLUICE_HTTP_RESPONSE_INVALID', `exchange handler threw: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+      ex.abort(err);
+    }
+  }
+
+  private onBody(chunk: Buffer): void {
+    const ex = this.parsing;
+    if (!ex) return;
+    ex.bytesIn += chunk.length;
+    const body = ex.body;
+    if (ex.discardBody || !body || body.destroyed) return;
+    // Copy: the Connection owns the chunk's memory after onData returns.
+    if (!body.push(Buffer.from(chunk))) this.setPause(PAUSE_BODY, true);
+  }
+
+  private onMessageComplete(): void {
+    const ex = this.parsing;
+    this.parsing = null;
+    if (ex) {
+      ex.bytesIn = this.parser.lastMessageBytes;
+      ex.requestComplete = true;
+      if (ex.body && !ex.body.destroyed && !ex.discardBody) ex.body.push(null);
+      if (ex.discardBody) this.setPause(PAUSE_BODY, false);
+    }
+    if (this.closing) {
+      this.parser.pause();
+      this.setPause(PAUSE_STOP, true);
+    } else if (this.queue.length >= this.opts.maxPipelined) {
+      this.parser.pause();
+    }
+  }
+
+  private onParseError(err: SluiceError): void {
+    this.clearHeadersTimer();
+    this.events.onProtocolError?.(err.reason, err, this.conn.info);
+    this.stopReading();
+    const ex = this.parsing;
+    this.parsing = null;
+    if (ex) {
+      // The error is in this request's body: its exchange ends with the error (or a reset).
+      if (ex.body && !ex.body.destroyed) ex.body.destroy(err);
+      ex.closeAfter = true;
+      ex.codecAbort(err);
+    } else {
+      this.pendingError = err;
+    }
+  }
+
+  private onHeadersTimeout(): void {
+    this.headersTimer = null;
+    if (this.closed || !this.parser.inHead) return;
+    const err = new SluiceError('SLUICE_HTTP_HEADERS_TIMEOUT', `request head not complete within ${this.opts.headersTimeoutMs} ms of its first byte`, { limit: 'headersTimeoutMs' });
+    this.events.onProtocolError?.(err.reason, err, this.conn.info);
+    this.stopReading();
+    this.pendingError = err;
+    this.afterProgress();
+  }
+
+  /** The peer sent FIN and every byte it sent has been parsed. */
+  private peerGone(): void {
+    if (this.parsing && !this.parsing.requestComplete) {
+      const ex = this.parsing;
+      this.parsing = null;
+      if (ex.body && !ex.body.destroyed) ex.body.destroy(new SluiceError('SLUICE_CLIENT_ABORTED', 'client half-closed before the request body ended'));
+    }
+    this.closing = true;
+    this.setPause(PAUSE_STOP, true);
+  }
+
+  private stopReading(): void {
+    this.closing = true;
+    this.held = null;
+    this.parser.pause();
+    this.setPause(PAUSE_STOP, true);
+  }
+
+  // ---- called by exchanges ----
+
+  /** This exchange's response closes the connection: parse nothing after its request. */
+  stopAfter(ex: Http1Exchange): void {
+    this.closing = true;
+    if (ex.requestComplete || this.parsing !== ex) {
+      this.held = null;
+      this.parser.pause();
+      this.setPause(PAUSE_STOP, true);
+    }
+  }
+
+  bodyWanted(ex: Http1Exchange): void {
+    if (ex === this.parsing || ex.discardBody) this.setPause(PAUSE_BODY, false);
+  }
+
+  exchangeDone(ex: Http1Exchange): void {
+    if (this.queue[0] !== ex) return;
+    this.queue.shift();
+    if (ex.breakOnActivate) {
+      this.breakConnection(new SluiceError('SLUICE_HTTP_RESPONSE_INVALID', 'response ended before its declared Content-Length'));
+      return;
+    }
+    if (ex.closeAfter) {
+      this.closeGracefully();
+      return;
+    }
+    const next = this.queue[0];
+    if (next) next.activate();
+    if (this.closed) return;
+    if (!this.queue.length || this.queue.length < this.opts.maxPipelined) this.resumeParsing();
+    this.afterProgress();
+  }
+
+  breakConnection(err: SluiceError): void {
+    if (this.closed) return;
+    this.stopReading();
+    this.conn.destroy('error', err);
+  }
+
+  // ---- internals ----
+
+  private resumeParsing(): void {
+    if (!this.parser.isPaused || this.closing || this.closed) return;
+    this.parser.resume();
+    this.setPause(PAUSE_PIPELINE, false);
+    if (this.held && !this.feeding) {
+      const h = this.held;
+      this.held = null;
+      this.feed(h);
+    }
+  }
+
+  /** Runs after anything that may leave the connection with nothing in flight. */
+  private afterProgress(): void {
+    if (this.closed || this.feeding || this.queue.length > 0) return;
+    if (this.pendingError) {
+      const e = this.pendingError;
+      this.pendingError = null;
+      const status = e.status >= 400 ? e.status : 400;
+      this.conn.write(serializeErrorResponse(status, e.reason, e.message, { date: currentDate() }));
+      this.closeGracefully();
+      return;
+    }
+    if (this.closing) {
+      this.closeGracefully();
+      return;
+    }
+    if (this.parser.idle && !this.held) this.armIdle();
+  }
+
+  private closeGracefully(): void {
+    if (this.closed) return;
+    this.stopReading();
+    this.clearIdle();
+    this.clearHeadersTimer();
+    // Remaining queued exchanges (after a close-after response) never reach the wire.
+    for (const ex of this.queue.splice(0)) {
+      if (!ex.finished) ex.fireAbort('connection_closing');
+    }
+    this.conn.end();
+    // Keep reading (and dropping, PAUSE_STOP) so the peer's FIN is seen and the socket can close;
+    // a peer that never closes its side is cut off after a grace period.
+    this.pauseMask = 0;
+    this.conn.resume();
+    this.pauseMask = PAUSE_STOP;
+    setTimeout(() => {
+      if (!this.closed && !this.conn.destroyed) this.conn.destroy('local_closed');
+    }, CLOSE_GRACE_MS).unref();
+  }
+
+  private setPause(bit: number, on: boolean): void {
+    const before = this.pauseMask;
+    this.pauseMask = on ? before | bit : before & ~bit;
+    if (this.closed) return;
+    if (before === 0 && this.pauseMask !== 0) this.conn.pause();
+    else if (before !== 0 && this.pauseMask === 0) this.conn.resume();
+  }
+
+  private armIdle(): void {
+    if (this.idleTimer || this.opts.idleTimeoutMs <= 0 || this.closed) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.closed || this.queue.length || !this.parser.idle || this.held) return;
+      if (this.conn.writableLength > 0) {
+        this.armIdle(); // the client is still reading the last response
+        return;
+      }
+      this.stopReading();
+      this.conn.destroy('idle_timeout');
+    }, this.opts.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+  }
+
+  private clearHeadersTimer(): void {
+    if (this.headersTimer) {
+      clearTimeout(this.headersTimer);
+      this.headersTimer = null;
+    }
+  }
+}
+
+/** Serve HTTP/1.x on a connection until it closes. */
+export function serveHttp1(conn: Connection, handler: ExchangeHandler, opts: Partial<Http1Options> = DEFAULT_HTTP1_OPTIONS, events?: Http1Events): Http1Session {
+  const s = new Http1Session(conn, handler, opts, events);
+  s.start();
+  return s;
+}
