@@ -382,6 +382,10 @@ function checkHeaderNames(p: Problems, names: unknown, path: PathSegment[]): voi
   });
 }
 
+function defined(kind: string, names: ReadonlySet<string>): string {
+  return names.size === 0 ? `no ${kind} are defined` : `${kind}: ${[...names].join(', ')}`;
+}
+
 function checkRoutes(p: Problems, cfg: ConfigInput): void {
   const listenerNames = new Set((cfg.listeners ?? []).map((l) => l?.name).filter(isStr));
   const clusterNames = new Set((cfg.clusters ?? []).map((c) => c?.name).filter(isStr));
@@ -390,7 +394,7 @@ function checkRoutes(p: Problems, cfg: ConfigInput): void {
     const base: PathSegment[] = ['routes', ri];
     (Array.isArray(r.listeners) ? r.listeners : []).forEach((name, i) => {
       if (isStr(name) && !listenerNames.has(name)) {
-        p.add([...base, 'listeners', i], `listener '${name}' is not defined (listeners: ${[...listenerNames].join(', ') || 'none'})`);
+        p.add([...base, 'listeners', i], `listener '${name}' is not defined (${defined('listeners', listenerNames)})`);
       }
     });
     const m = r.match;
@@ -420,7 +424,7 @@ function checkRoutes(p: Problems, cfg: ConfigInput): void {
     const px = r.proxy;
     if (px === null || typeof px !== 'object') return;
     if (isStr(px.cluster) && !clusterNames.has(px.cluster)) {
-      p.add([...base, 'proxy', 'cluster'], `cluster '${px.cluster}' is not defined (clusters: ${[...clusterNames].join(', ') || 'none'})`);
+      p.add([...base, 'proxy', 'cluster'], `cluster '${px.cluster}' is not defined (${defined('clusters', clusterNames)})`);
     }
     const rw = px.rewrite;
     if (rw !== null && typeof rw === 'object') {
