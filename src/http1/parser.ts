@@ -240,7 +240,7 @@ export class Http1Parser {
     const len = buf.length;
     let i = 0;
     let state = this.state;
-    if (state === S_DEAD) return 0;
+    if (state === S_DEAD || this.paused) return 0;
     const lim = this.lim;
 
     while (i < len) {
