@@ -1,0 +1,74 @@
+// Summarises a V8 .cpuprofile (from `node --cpu-prof`): the functions with the most self time,
+// then self time per source file, so a profile can be read in a terminal or pasted in a report.
+// Usage: node bench/cpuprofile-top.mjs FILE.cpuprofile [N=15]
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const [file, nArg] = process.argv.slice(2);
+if (!file) {
+  process.stderr.write('usage: node bench/cpuprofile-top.mjs FILE.cpuprofile [N]\n');
+  process.exit(2);
+}
+const top = Number(nArg ?? 15);
+const profile = JSON.parse(readFileSync(file, 'utf8'));
+if (!Array.isArray(profile.nodes) || !Array.isArray(profile.samples) || !Array.isArray(profile.timeDeltas)) {
+  process.stderr.write(`${file}: not a V8 cpuprofile (needs nodes, samples, timeDeltas)\n`);
+  process.exit(1);
+}
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+function where(cf) {
+  let url = cf.url || '';
+  if (url.startsWith('file://')) url = relative(repoRoot, fileURLToPath(url));
+  if (!url) return '';
+  // V8 line and column numbers are 0-based.
+  return `${url}:${cf.lineNumber + 1}`;
+}
+function fileOf(cf) {
+  let url = cf.url || '';
+  if (url.startsWith('file://')) url = relative(repoRoot, fileURLToPath(url));
+  return url || `(${cf.functionName || 'native'})`;
+}
+
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+// Self time from the sample timeline: each sample's delta is the time spent in the sampled node
+// (more exact than hitCount * interval when the sampler was late).
+const selfUs = new Map();
+let totalUs = 0;
+for (let i = 0; i < profile.samples.length; i++) {
+  const d = profile.timeDeltas[i] ?? 0;
+  if (d <= 0) continue;
+  selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + d);
+  totalUs += d;
+}
+
+const byFunction = new Map();
+const byFile = new Map();
+for (const [id, us] of selfUs) {
+  const cf = byId.get(id).callFrame;
+  const key = `${cf.functionName || '(anonymous)'}\t${where(cf)}`;
+  byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+  const f = fileOf(cf);
+  byFile.set(f, (byFile.get(f) ?? 0) + us);
+}
+
+const idleUs = [...byFunction].filter(([k]) => k.startsWith('(idle)\t')).reduce((a, [, v]) => a + v, 0);
+const pct = (us) => ((100 * us) / totalUs).toFixed(1).padStart(5);
+const ms = (us) => (us / 1000).toFixed(0).padStart(7);
+
+console.log(`profile: ${file}`);
+console.log(
+  `sampled ${(totalUs / 1e6).toFixed(2)} s, ${profile.samples.length} samples; idle ${pct(idleUs).trim()}% (time the event loop waited)`,
+);
+console.log(`\ntop ${top} functions by self time:`);
+console.log(`${'self ms'.padStart(7)} ${'self%'.padStart(5)}  function  (file:line)`);
+const rows = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top);
+for (const [key, us] of rows) {
+  const [fn, loc] = key.split('\t');
+  console.log(`${ms(us)} ${pct(us)}  ${fn}${loc ? `  (${loc})` : ''}`);
+}
+console.log(`\ntop ${top} files by self time:`);
+for (const [f, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  console.log(`${ms(us)} ${pct(us)}  ${f}`);
+}
