@@ -185,6 +185,33 @@ function formatText(format: string): string {
   return `a value in format '${format}'`;
 }
 
+/** Levenshtein distance, for "did you mean" on unknown keys (keys are short: O(n*m) is fine). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The allowed key a typo most likely meant: at most 2 edits away (1 for short keys). */
+function closest(key: string, allowed: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = key.length <= 4 ? 2 : 3;
+  for (const a of allowed) {
+    const d = distance(key.toLowerCase(), a);
+    if (d < bestD) {
+      best = a;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
 function findingOf(err: ErrorObject): Finding | null {
   const path = decodePointer(err.instancePath);
   const schema = (err.parentSchema ?? {}) as SchemaLike;
@@ -195,7 +222,9 @@ function findingOf(err: ErrorObject): Finding | null {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
       const allowed = Object.keys(schema.properties ?? {});
-      return { path: [...path, key], onKey: true, message: `unknown key '${key}' (allowed: ${allowed.join(', ')})` };
+      const near = closest(key, allowed);
+      const hint = near !== null ? `; did you mean '${near}'?` : '';
+      return { path: [...path, key], onKey: true, message: `unknown key '${key}' (allowed: ${allowed.join(', ')})${hint}` };
     }
     case 'required':
       return { path, message: `missing required key '${String(params.missingProperty)}'` };
@@ -292,16 +321,42 @@ function checkUniqueNames(p: Problems, items: readonly { name?: unknown }[] | un
   });
 }
 
+/** 'host:port' as an operator writes it, IPv6 in brackets. */
+function hostPort(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * Whether two bind addresses collide on one port: the same address, or a wildcard covering the
+ * other (Linux refuses 127.0.0.1:p beside 0.0.0.0:p without SO_REUSEPORT; '::' is dual-stack in
+ * Node, so it covers IPv4 too). Host names are compared as written.
+ */
+function overlaps(a: string, b: string): boolean {
+  if (a === b) return true;
+  const wildcard = (x: string): 0 | 4 | 6 => (x === '0.0.0.0' ? 4 : isIP(x) === 6 && x.replace(/^[:0]+$/, '') === '' ? 6 : 0);
+  for (const [w, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const kind = wildcard(w);
+    if (kind === 6 && isIP(other) !== 0) return true;
+    if (kind === 4 && isIP(other) === 4) return true;
+  }
+  return false;
+}
+
 /** Listeners (and the admin port) must not share address:port; port 0 is always distinct. */
 function checkAddresses(p: Problems, cfg: ConfigInput): void {
-  const taken = new Map<string, { what: string; path: PathSegment[] }>();
+  const taken: { address: string; port: number; what: string; path: PathSegment[] }[] = [];
   const claim = (address: unknown, port: unknown, what: string, path: PathSegment[]): void => {
     if (!isStr(address) || typeof port !== 'number' || port === 0) return;
-    const addr = isIP(address) === 6 ? `[${address.toLowerCase()}]` : address.toLowerCase();
-    const key = `${addr}:${port}`;
-    const prev = taken.get(key);
-    if (prev === undefined) taken.set(key, { what, path });
-    else p.add(path, `address ${key} is already used by ${prev.what} (line ${p.line(prev.path)})`);
+    const addr = address.toLowerCase();
+    const prev = taken.find((t) => t.port === port && overlaps(t.address, addr));
+    if (prev === undefined) taken.push({ address: addr, port, what, path });
+    else if (prev.address === addr) p.add(path, `address ${hostPort(addr, port)} is already used by ${prev.what} (line ${p.line(prev.path)})`);
+    else {
+      p.add(path, `address ${hostPort(addr, port)} overlaps ${hostPort(prev.address, port)} of ${prev.what} (line ${p.line(prev.path)})`);
+    }
   };
   (cfg.listeners ?? []).forEach((l, i) => claim(l?.address, l?.port, `listener '${String(l?.name)}'`, ['listeners', i, 'port']));
   const admin = cfg.admin;
@@ -367,10 +422,19 @@ async function checkTls(p: Problems, cfg: ConfigInput, baseDir: string): Promise
   await Promise.all(jobs);
 }
 
+/**
+ * Message framing and connection-scoped fields (RFC 9110 7.6.1, RFC 9112 6): Sluice sets these
+ * itself per hop, so configuring them would corrupt framing.
+ */
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection']);
+
 function checkHeaderMap(p: Problems, map: unknown, path: PathSegment[]): void {
   if (map === null || typeof map !== 'object') return;
   for (const [name, value] of Object.entries(map as Record<string, unknown>)) {
     if (!isHeaderName(name)) p.add([...path, name], `'${name}' is not a valid header name (RFC 9110 token)`, true);
+    else if (FRAMING_HEADERS.has(name.toLowerCase())) {
+      p.add([...path, name], `'${name}' is set by Sluice for each connection and cannot be configured`, true);
+    }
     else if (isStr(value) && !isHeaderValue(value)) p.add([...path, name], `header value must not contain CR, LF or NUL`);
   }
 }

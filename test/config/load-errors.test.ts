@@ -41,7 +41,7 @@ t.test('schema errors: all reported, each with position, path and what was expec
     "19:11 routes[3].name: expected a name of letters, digits, '_', '.', '-' starting with a letter or digit, got 'bad name'",
     "22:18 routes[3].proxy.rewrite.regex: 'regex' needs 'substitution' beside it",
     '25:16 clusters[0].endpoints: expected at least one item',
-    "26:22 admin.sockett: unknown key 'sockett' (allowed: address, port, socket)",
+    "26:22 admin.sockett: unknown key 'sockett' (allowed: address, port, socket); did you mean 'socket'?",
     '27:1 drain_timeout_ms: expected integer 0..600000, got nothing (empty value)',
   ]);
 });
@@ -77,10 +77,12 @@ t.test('two default certificates on one listener (missing dev certs are not an e
   ]);
 });
 
-t.test('duplicate listener address:port, including the admin port; port 0 never clashes', async (t) => {
+t.test('duplicate or overlapping listener address:port, including the admin port; port 0 never clashes', async (t) => {
   t.same(await problemsOf('duplicate-address.yaml'), [
     "7:11 listeners[1].port: address 127.0.0.1:8443 is already used by listener 'a' (line 4)",
-    "19:9 admin.port: address 127.0.0.1:8443 is already used by listener 'a' (line 4)",
+    "19:11 listeners[5].port: address 0.0.0.0:8443 overlaps 127.0.0.1:8443 of listener 'a' (line 4)",
+    "25:11 listeners[7].port: address 127.0.0.2:7000 overlaps [::]:7000 of listener 'g' (line 22)",
+    "31:9 admin.port: address 127.0.0.1:8443 is already used by listener 'a' (line 4)",
   ]);
 });
 
@@ -111,4 +113,13 @@ t.test('route hosts: no ports, bracketed IPv6, wildcard only as the first label'
 t.test('a route after an identical catch-all is not an error', async (t) => {
   const r = await loadConfig(fixture('catch-all-twice.yaml'));
   t.equal(r.ok, true);
+});
+
+t.test('header edits: framing and connection fields cannot be configured; names must be tokens', async (t) => {
+  t.same(await problemsOf('framing-headers.yaml'), [
+    "7:18 routes[0].direct_response.headers.Content-Length: 'Content-Length' is set by Sluice for each connection and cannot be configured",
+    "12:33 routes[1].proxy.request_headers.add.connection: 'connection' is set by Sluice for each connection and cannot be configured",
+    "12:63 routes[1].proxy.request_headers.remove[0]: 'bad header' is not a valid header name (RFC 9110 token)",
+    "13:34 routes[1].proxy.response_headers.add.Transfer-Encoding: 'Transfer-Encoding' is set by Sluice for each connection and cannot be configured",
+  ]);
 });
