@@ -27,7 +27,7 @@ export const RX_DROP_REASONS = [
   'fragment_too_big', // reassembled size would exceed the per-datagram limit
   'fragment_too_many', // too many fragments for one datagram
   'bad_icmp', // short, bad checksum
-  'icmp_ignored', // ICMP types we do not act on (replies, errors: TCP has its own timers)
+  'icmp_ignored', // ICMP types we do not act on (errors: TCP has its own timers; redirects)
   'icmp_rate', // echo request over the reply rate limit
   'unknown_protocol', // neither ICMP nor TCP (answered with protocol unreachable, rate-limited)
   'bad_tcp', // shorter than a TCP header
@@ -89,10 +89,13 @@ export class NetStats {
     overlapDiscarded: 0,
   };
   readonly icmp = {
+    echoRequestsSent: 0,
+    echoRepliesReceived: 0,
     echoRepliesSent: 0,
     unreachablesSent: 0,
   };
   readonly tcp = {
+    /** Segments TCP committed to the sink (sent at once, or parked while ARP resolves). */
     segmentsOut: 0,
   };
 
