@@ -45,9 +45,11 @@ done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-proxy.XXXXXX")
 STARTED=()   # "name pid" of every process this script started
+LOAD_PID=""  # the load generator running now, if any
 
 stop_all() {
   local entry pid
+  if [ -n "$LOAD_PID" ]; then kill -TERM "$LOAD_PID" 2>/dev/null || true; wait "$LOAD_PID" 2>/dev/null || true; LOAD_PID=""; fi
   for entry in "${STARTED[@]}"; do
     pid=${entry##* }
     kill -TERM "$pid" 2>/dev/null || true
@@ -119,6 +121,18 @@ start() {   # start NAME CORE LOGFILE CMD...: runs CMD in the background pinned 
   taskset -c "$core" "$@" >"$log" 2>&1 &
   STARTED+=("$name $!")
   echo "$!" >"$WORK/$name.pid"
+}
+# run_load_gen OUT CMD...: the load generator runs in the background and the script waits for it,
+# because bash defers a trap until a foreground child exits, and wrk exits normally on Ctrl-C
+# (so bash would then ignore the signal); `wait` returns at once and the trap cleans up.
+run_load_gen() {
+  local out=$1 rc=0
+  shift
+  taskset -c "$LOAD_CORE" "$@" >"$out" 2>&1 &
+  LOAD_PID=$!
+  wait "$LOAD_PID" || rc=$?
+  LOAD_PID=""
+  return $rc
 }
 pid_of() { local e; for e in "${STARTED[@]}"; do [ "${e% *}" = "$1" ] && { echo "${e##* }"; return; }; done; }
 
@@ -351,20 +365,21 @@ run_load() {
   local kind=$1 t=$2 round=$3 p url out pid
   p=$(port_of "$t"); url="https://127.0.0.1:$p/"
   pid=$(pid_of "$t")
+  local f="$WORK/$kind-$t-$round.txt"
   if [ "$kind" = keepalive ]; then
-    taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNS" -d"$WARMUP" "$url" >/dev/null 2>&1 || true
+    run_load_gen "$f" wrk -t1 -c"$CONNS" -d"$WARMUP" "$url" || true
   else
-    taskset -c "$LOAD_CORE" "$HSLOAD" -c "$CONNS" -d "${HS_WARMUP%s}" 127.0.0.1 "$p" >/dev/null 2>&1 || true
+    run_load_gen "$f" "$HSLOAD" -c "$CONNS" -d "${HS_WARMUP%s}" 127.0.0.1 "$p" || true
   fi
   local c0 c1 pt0 po0 c0b c1b pt1 po1
   c0=$(core_ticks "$PROXY_CORE"); c1=$(core_ticks "$LOAD_CORE"); pt0=$(tree_ticks "$pid"); po0=$(passive_opens)
   if [ "$kind" = keepalive ]; then
-    out=$(taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$url" 2>&1) || { echo "wrk failed against $t: $out" >&2; return 1; }
+    run_load_gen "$f" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$url" || { echo "wrk failed against $t: $(cat "$f")" >&2; return 1; }
   else
-    out=$(taskset -c "$LOAD_CORE" "$HSLOAD" -c "$CONNS" -d "${HS_DURATION%s}" 127.0.0.1 "$p" 2>&1) || { echo "hsload failed against $t: $out" >&2; return 1; }
+    run_load_gen "$f" "$HSLOAD" -c "$CONNS" -d "${HS_DURATION%s}" 127.0.0.1 "$p" || { echo "hsload failed against $t: $(cat "$f")" >&2; return 1; }
   fi
+  out=$(cat "$f")
   c0b=$(core_ticks "$PROXY_CORE"); c1b=$(core_ticks "$LOAD_CORE"); pt1=$(tree_ticks "$pid"); po1=$(passive_opens)
-  echo "$out" >"$WORK/$kind-$t-$round.txt"
   local rps p99 reqs secs errs proxy_cpu proxy_core load_core opens note=""
   if [ "$kind" = keepalive ]; then
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -422,7 +437,8 @@ verify_handshakes() {
   local name=$1 out reqs lines conns resumed
   shift
   : >"$WORK/nginx-up/verify.log"
-  out=$(taskset -c "$LOAD_CORE" "$@" 2>&1) || true
+  run_load_gen "$WORK/verify-$name.txt" "$@" || true
+  out=$(cat "$WORK/verify-$name.txt")
   sleep 0.2
   case $name in
     wrk) reqs=$(awk '/ requests in / { print $1 }' <<<"$out") ;;
@@ -446,7 +462,8 @@ if [ "$MODE" = profile ]; then
   echo "profiling Sluice: wrk -t1 -c$CONNS -d$PROFILE_DURATION (keep-alive), node --cpu-prof"
   pid=$(pid_of sluice)
   t0=$(tree_ticks "$pid")
-  taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNS" -d"$PROFILE_DURATION" --latency "https://127.0.0.1:$SLUICE_PORT/" | sed 's/^/  /'
+  run_load_gen "$WORK/profile-wrk.txt" wrk -t1 -c"$CONNS" -d"$PROFILE_DURATION" --latency "https://127.0.0.1:$SLUICE_PORT/" || true
+  sed 's/^/  /' "$WORK/profile-wrk.txt"
   t1=$(tree_ticks "$pid")
   echo "  Sluice CPU time during the run: $(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f s", (b - a) / hz }')"
   stop_all
