@@ -1,0 +1,256 @@
+// A segment-level simulated wire for TCP tests: TcpLayers whose output sinks feed each other's
+// input through a queue with seeded loss, reordering, duplication and delay. Time is simulated:
+// the loop jumps to the next packet arrival or layer deadline, so hours of timers take
+// milliseconds and every run with the same seed is the same run.
+
+import { TcpLayer } from '../../../src/net/tcp/layer.js';
+import type { SegmentSink } from '../../../src/net/tcp/sink.js';
+import type { TcpConfig } from '../../../src/net/tcp/types.js';
+import { describe as describeSegment } from '../../../src/net/wire/tcp.js';
+
+/** mulberry32: a small deterministic PRNG; good enough to choose which packet to drop. */
+export class Prng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  next(): number {
+    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+}
+
+export function ip(s: string): number {
+  return s.split('.').reduce((a, o) => a * 256 + Number(o), 0) >>> 0;
+}
+
+const SLOT = 2048;
+
+/** A burst buffer: a fixed number of slots, each holding one TCP segment. */
+export class BurstSink implements SegmentSink {
+  readonly buf: Uint8Array;
+  readonly maxSegmentBytes = SLOT;
+  used = 0;
+  readonly lens: Uint32Array;
+  readonly srcs: Uint32Array;
+  readonly dsts: Uint32Array;
+  constructor(readonly slots: number) {
+    this.buf = new Uint8Array(slots * SLOT);
+    this.lens = new Uint32Array(slots);
+    this.srcs = new Uint32Array(slots);
+    this.dsts = new Uint32Array(slots);
+  }
+  reserve(_remoteIp: number): number {
+    return this.used < this.slots ? this.used * SLOT : -1;
+  }
+  commit(localIp: number, remoteIp: number, tcpLen: number): void {
+    this.lens[this.used] = tcpLen;
+    this.srcs[this.used] = localIp;
+    this.dsts[this.used] = remoteIp;
+    this.used++;
+  }
+}
+
+export interface LinkOptions {
+  /** Probability a segment is lost. */
+  loss?: number;
+  /** Probability a segment is delivered twice. */
+  dup?: number;
+  /** Probability a segment gets an extra random delay (so later ones overtake it). */
+  reorder?: number;
+  /** One-way delay in ms. */
+  delayMs?: number;
+  /** Extra delay (up to) for reordered segments. */
+  reorderMs?: number;
+}
+
+interface Packet {
+  at: number;
+  seq: number;
+  src: number;
+  dst: number;
+  bytes: Uint8Array;
+}
+
+export interface Host {
+  ip: number;
+  layer: TcpLayer;
+}
+
+/** What a filter sees; return false to drop the segment (tests that need a precise loss). */
+export type WireFilter = (src: number, dst: number, seg: Uint8Array, now: number) => boolean;
+
+export class SimNet {
+  now = 0;
+  readonly hosts = new Map<number, TcpLayer>();
+  private queue: Packet[] = [];
+  private order = 0;
+  private readonly rng: Prng;
+  private readonly sink = new BurstSink(64);
+  readonly link: Required<LinkOptions>;
+  filter: WireFilter | null = null;
+  /** Every state transition seen on any host, 'FROM>TO'. */
+  readonly transitions = new Set<string>();
+  delivered = 0;
+  lost = 0;
+  duplicated = 0;
+  trace: string[] | null = null;
+
+  constructor(seed: number, link: LinkOptions = {}) {
+    this.rng = new Prng(seed);
+    this.link = { loss: 0, dup: 0, reorder: 0, delayMs: 1, reorderMs: 3, ...link };
+  }
+
+  addHost(addr: number, cfg: Partial<TcpConfig> = {}): TcpLayer {
+    const layer = new TcpLayer({ timeWaitMs: 2000, secret: new Uint8Array(32).fill(addr & 0xff), ...cfg });
+    layer.onTransition = (from, to) => this.transitions.add(`${from}>${to}`);
+    this.hosts.set(addr, layer);
+    return layer;
+  }
+
+  /** Put a raw segment on the wire (tests that forge segments). */
+  inject(src: number, dst: number, seg: Uint8Array, delay = 0): void {
+    this.enqueue({ at: this.now + delay, seq: this.order++, src, dst, bytes: seg });
+  }
+
+  private enqueue(p: Packet): void {
+    const q = this.queue;
+    let lo = 0;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = q[mid];
+      if (m.at < p.at || (m.at === p.at && m.seq < p.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    q.splice(lo, 0, p);
+  }
+
+  /** Collect output from every host onto the wire. Returns how many segments were sent. */
+  private flush(): number {
+    let n = 0;
+    const l = this.link;
+    for (const layer of this.hosts.values()) {
+      for (;;) {
+        const s = this.sink;
+        s.used = 0;
+        layer.output(this.now, s);
+        for (let i = 0; i < s.used; i++) {
+          const bytes = s.buf.slice(i * SLOT, i * SLOT + s.lens[i]);
+          const src = s.srcs[i];
+          const dst = s.dsts[i];
+          n++;
+          if (this.trace) this.trace.push(`${this.now} ${src & 0xff}>${dst & 0xff} ${JSON.stringify(describeSegment(bytes, 0, bytes.length))}`);
+          if (this.filter !== null && !this.filter(src, dst, bytes, this.now)) {
+            this.lost++;
+            continue;
+          }
+          if (l.loss > 0 && this.rng.next() < l.loss) {
+            this.lost++;
+            continue;
+          }
+          let at = this.now + l.delayMs;
+          if (l.reorder > 0 && this.rng.next() < l.reorder) at += this.rng.next() * l.reorderMs;
+          this.enqueue({ at, seq: this.order++, src, dst, bytes });
+          if (l.dup > 0 && this.rng.next() < l.dup) {
+            this.duplicated++;
+            this.enqueue({ at: at + this.rng.next() * l.reorderMs, seq: this.order++, src, dst, bytes });
+          }
+        }
+        if (s.used < s.slots) break;
+      }
+    }
+    return n;
+  }
+
+  private deliverDue(): number {
+    let n = 0;
+    const q = this.queue;
+    while (q.length > 0 && q[0].at <= this.now) {
+      const p = q.shift()!;
+      const layer = this.hosts.get(p.dst);
+      if (layer === undefined) continue;
+      layer.input(p.src, p.dst, p.bytes, 0, p.bytes.length, this.now);
+      this.delivered++;
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Run until `done()` or `limitMs` of simulated time pass. Returns done()'s final value.
+   * Each round: every host sends what is due, packets due now arrive; when nothing happens at
+   * this instant, time jumps to the next arrival or deadline.
+   */
+  run(done: () => boolean, limitMs = 600_000): boolean {
+    const end = this.now + limitMs;
+    let idle = 0;
+    while (!done()) {
+      const sent = this.flush();
+      const got = this.deliverDue();
+      if (sent > 0 || got > 0) {
+        idle = 0;
+        continue;
+      }
+      let next = this.queue.length > 0 ? this.queue[0].at : Infinity;
+      for (const layer of this.hosts.values()) {
+        const d = layer.nextDeadline();
+        if (d < next) next = d;
+      }
+      if (next <= this.now) {
+        // A deadline at or before now with nothing sent: timers ran; give it a couple of rounds.
+        if (++idle > 3) next = this.now + 1;
+        else continue;
+      }
+      if (next === Infinity) return done();
+      if (next > end) {
+        this.now = end;
+        return done();
+      }
+      this.now = next;
+    }
+    return true;
+  }
+
+  /** Advance simulated time by ms, processing everything on the way. */
+  advance(ms: number): void {
+    this.run(() => false, ms);
+  }
+}
+
+/** Collects a socket's data and events. */
+export class Collector {
+  chunks: Uint8Array[] = [];
+  bytes = 0;
+  ended = false;
+  closed: string | null = null;
+  closeError: Error | undefined;
+  connected = false;
+  drains = 0;
+  keep: boolean;
+  constructor(keep = true) {
+    this.keep = keep;
+  }
+  onConnect(): void {
+    this.connected = true;
+  }
+  onData(c: Uint8Array): void {
+    this.bytes += c.length;
+    if (this.keep) this.chunks.push(c.slice());
+  }
+  onEnd(): void {
+    this.ended = true;
+  }
+  onDrain(): void {
+    this.drains++;
+  }
+  onClose(reason: string, err?: Error): void {
+    this.closed = reason;
+    this.closeError = err;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString();
+  }
+}
