@@ -2,7 +2,7 @@
 // cluster's undici pools, observed with a recording sink.
 
 import { PassThrough, Readable } from 'node:stream';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SluiceError } from '../../src/errors.js';
 import { Cluster } from '../../src/upstream/cluster.js';
 import type { UpstreamEndpointHealth, UpstreamErrorEvent, UpstreamEvents, UpstreamRequestDone } from '../../src/upstream/events.js';
@@ -28,7 +28,7 @@ class Recorder implements UpstreamEvents {
   }
 }
 
-function cluster(t: Tap.Test, endpoints: string[], over: Parameters<typeof clusterEntry>[2] = {}, opts: ConstructorParameters<typeof Cluster>[1] = {}): Cluster {
+function cluster(t: Test, endpoints: string[], over: Parameters<typeof clusterEntry>[2] = {}, opts: ConstructorParameters<typeof Cluster>[1] = {}): Cluster {
   const c = new Cluster(clusterEntry('c', endpoints, over), opts);
   t.teardown(() => c.destroy());
   return c;
