@@ -38,7 +38,9 @@ function run(input: Buffer, splits: number[], limits?: Partial<ParserLimits>): E
   return evs;
 }
 
-function checkCase(t: Tap.Test, c: ParserCase): void {
+type TT = Parameters<Parameters<typeof t.test>[0]>[0];
+
+function checkCase(t: TT, c: ParserCase): void {
   const input = Buffer.from(c.input, 'latin1');
   const whole = run(input, [], c.limits);
 

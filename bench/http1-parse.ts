@@ -1,0 +1,135 @@
+// Request parse rate: Sluice's Http1Parser against Node's own llhttp (the C parser behind node:http,
+// reached from JS through process.binding('http_parser').HTTPParser, which is what node:http itself
+// drives). Both parse the same pipelined buffers and are counted by message-complete callbacks, so
+// each side pays its own JS callback costs. Median of several timed runs.
+//
+//   node --import tsx bench/http1-parse.ts [--runs 7] [--ms 300]
+
+import { Http1Parser } from '../src/http1/parser.js';
+import { BROWSER_GET, CHUNKED_POST, SMALL_GET } from '../test/http1/parser-cases.js';
+
+interface LlhttpParser {
+  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
+  execute(buf: Buffer): number | Error;
+  finish(): void;
+  [k: number]: unknown;
+}
+interface LlhttpCtor {
+  new (): LlhttpParser;
+  REQUEST: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kOnExecute: number;
+}
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}
+const RUNS = arg('--runs', 7);
+const RUN_MS = arg('--ms', 300);
+const BATCH = 200; // requests per buffer: pipelined, as a busy keep-alive connection sees them
+
+process.noDeprecation = true; // process.binding is deprecated but is the only way to llhttp from JS
+const binding = (process as unknown as { binding(name: string): { HTTPParser: LlhttpCtor } }).binding('http_parser');
+const HTTPParser = binding.HTTPParser;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function timeRuns(parseOnce: () => number): number {
+  // warm-up so both run optimised code
+  const warmEnd = performance.now() + 200;
+  while (performance.now() < warmEnd) parseOnce();
+  const rates: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t1 = t0;
+    while (t1 - t0 < RUN_MS) {
+      n += parseOnce();
+      t1 = performance.now();
+    }
+    rates.push((n * 1000) / (t1 - t0));
+  }
+  return median(rates);
+}
+
+function sluiceRate(buf: Buffer): number {
+  let done = 0;
+  let sink = 0;
+  const p = new Http1Parser(
+    {
+      onHead: (h) => {
+        sink += h.headers.length;
+      },
+      onBody: (b) => {
+        sink += b.length;
+      },
+      onTrailers: () => {},
+      onMessageComplete: () => {
+        done++;
+      },
+      onError: (e) => {
+        throw e;
+      },
+    },
+    { maxHeaderBytes: 65536 },
+  );
+  const rate = timeRuns(() => {
+    const before = done;
+    p.execute(buf);
+    return done - before;
+  });
+  if (sink < 0) console.log(sink);
+  return rate;
+}
+
+function llhttpRate(buf: Buffer): number {
+  let done = 0;
+  let sink = 0;
+  const p = new HTTPParser();
+  p.initialize(HTTPParser.REQUEST, {}, 65536, 0);
+  p[HTTPParser.kOnHeaders] = (headers: string[]) => {
+    sink += headers.length;
+  };
+  p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, headers: string[], _method: number, url: string) => {
+    sink += headers.length + url.length;
+    return 0;
+  };
+  p[HTTPParser.kOnBody] = (b: Buffer) => {
+    sink += b.length;
+  };
+  p[HTTPParser.kOnMessageComplete] = () => {
+    done++;
+  };
+  p[HTTPParser.kOnExecute] = () => {};
+  const rate = timeRuns(() => {
+    const before = done;
+    const r = p.execute(buf);
+    if (r instanceof Error) throw r;
+    return done - before;
+  });
+  if (sink < 0) console.log(sink);
+  return rate;
+}
+
+const cases: Array<[string, string]> = [
+  ['small GET', SMALL_GET],
+  ['GET with 16 browser headers', BROWSER_GET],
+  ['POST with chunked body', CHUNKED_POST],
+];
+
+console.log(`command: node --import tsx bench/http1-parse.ts --runs ${RUNS} --ms ${RUN_MS}`);
+console.log(`node ${process.version}, ${BATCH} pipelined requests per execute(), median of ${RUNS} runs of ${RUN_MS} ms`);
+console.log('case                            sluice req/s   llhttp req/s   sluice/llhttp');
+for (const [name, req] of cases) {
+  const buf = Buffer.from(req.repeat(BATCH), 'latin1');
+  const s = sluiceRate(buf);
+  const l = llhttpRate(buf);
+  console.log(`${name.padEnd(30)} ${Math.round(s).toString().padStart(13)} ${Math.round(l).toString().padStart(14)} ${(s / l).toFixed(2).padStart(15)}`);
+}
