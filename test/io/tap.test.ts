@@ -1,52 +1,14 @@
-// TapPort against a real TAP device whose kernel side lives in a network namespace this test
-// creates (sluice-t-<pid>), so the host's interfaces are never touched. The fd stays in this
-// process (host namespace); only the interface moves, and the fd keeps working after the move.
+// TapPort against a real TAP device whose kernel side lives in a namespace the test creates
+// (test/io/netns.ts), checked against the kernel's own ARP, IPv4, ICMP and UDP.
 
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createFrameBatch, type FrameBatch } from '../../src/io/port.js';
 import { TapPort } from '../../src/io/tap.js';
 import { loadNative } from '../../src/io/native.js';
 import { SluiceError } from '../../src/errors.js';
 import { arpFrame, icmpEcho, ipBytes, macString, summarize, udpFrame, type FrameSummary } from './frames.js';
-
-const isRoot = process.getuid?.() === 0;
-const hasTun = existsSync('/dev/net/tun');
-// CI runs as root; elsewhere these tests are skipped with the reason, never silently passed.
-const skip = !isRoot ? 'TAP tests need root (CAP_NET_ADMIN to create TAP devices and namespaces)' : !hasTun ? '/dev/net/tun is missing' : false;
-
-const NS = `sluice-t-${process.pid}`;
-const KERNEL_IP = '198.18.0.1';
-const STACK_IP = '198.18.0.2';
-
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function nsDelete(): void {
-  try {
-    sh('ip', ['netns', 'del', NS]);
-  } catch {
-    // already gone
-  }
-}
-
-/** Opens a TAP, moves its kernel side into NS with 198.18.0.1/24, IPv6 off (no RS/MLD noise). */
-function setup(t: { teardown(fn: () => void): void }, mtu = 1500): TapPort {
-  nsDelete();
-  sh('ip', ['netns', 'add', NS]);
-  const port = TapPort.open({ name: 'sluice-t%d', mtu });
-  t.teardown(() => {
-    port.close();
-    nsDelete();
-  });
-  sh('ip', ['link', 'set', port.name, 'netns', NS]);
-  sh('ip', ['netns', 'exec', NS, 'sysctl', '-q', '-w', `net.ipv6.conf.${port.name}.disable_ipv6=1`]);
-  sh('ip', ['-n', NS, 'addr', 'add', `${KERNEL_IP}/24`, 'dev', port.name]);
-  sh('ip', ['-n', NS, 'link', 'set', port.name, 'up']);
-  return port;
-}
+import { KERNEL_IP, sh, STACK_IP, tapInNamespace, tapSkip as skip } from './netns.js';
 
 function send(port: TapPort, tx: FrameBatch, frames: Uint8Array[]): number {
   frames.forEach((f, i) => {
@@ -80,7 +42,7 @@ async function receive(
 }
 
 t.test('kernel ARP request is answered by a hand-built reply; the neighbour table learns our MAC; UDP round-trips', { skip }, async (t) => {
-  const port = setup(t);
+  const { port, ns: NS } = tapInNamespace(t);
   const rx = createFrameBatch(32, 2048);
   const tx = createFrameBatch(32, 2048);
   t.match(port.name, /^sluice-t\d+$/);
@@ -128,7 +90,7 @@ t.test('kernel ARP request is answered by a hand-built reply; the neighbour tabl
 });
 
 t.test('ICMP echo to the kernel: it resolves us by ARP, replies, and the payload comes back intact', { skip }, async (t) => {
-  const port = setup(t, 1400);
+  const { port, ns: NS } = tapInNamespace(t, 1400);
   t.match(sh('ip', ['-n', NS, 'link', 'show', port.name]), /mtu 1400 /, 'the MTU option reached the interface');
   const rx = createFrameBatch(32, port.frameMax);
   const tx = createFrameBatch(32, port.frameMax);
@@ -158,7 +120,7 @@ t.test('ICMP echo to the kernel: it resolves us by ARP, replies, and the payload
 });
 
 t.test('FdWaiter fires once when the tun fd becomes readable, not while idle', { skip }, async (t) => {
-  const port = setup(t);
+  const { port } = tapInNamespace(t);
   const addon = loadNative();
   const rx = createFrameBatch(32, port.frameMax);
   const tx = createFrameBatch(32, port.frameMax);
@@ -191,7 +153,7 @@ t.test('FdWaiter fires once when the tun fd becomes readable, not while idle', {
 });
 
 t.test('frames longer than the rx slot are dropped and counted, not truncated', { skip }, async (t) => {
-  const port = setup(t);
+  const { port } = tapInNamespace(t);
   const tx = createFrameBatch(4, port.frameMax);
   send(port, tx, [arpFrame(1, port.mac, ipBytes(STACK_IP), new Uint8Array(6), ipBytes(KERNEL_IP), new Uint8Array(6).fill(0xff))]);
   await receive(port, createFrameBatch(8, port.frameMax), (s) => s.arp?.op === 2);

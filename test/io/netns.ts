@@ -1,0 +1,60 @@
+// A TAP device whose kernel side lives in a network namespace the test creates (sluice-t-<pid>-<n>)
+// with 198.18.0.1/24, so tests never touch the host's interfaces. The fd stays in this process
+// (host namespace); only the interface moves, and the fd keeps working after the move.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { TapPort } from '../../src/io/tap.js';
+
+export const KERNEL_IP = '198.18.0.1';
+export const STACK_IP = '198.18.0.2';
+
+const isRoot = process.getuid?.() === 0;
+/** CI runs as root; elsewhere TAP tests are skipped with this reason, never silently passed. */
+export const tapSkip: string | false = !isRoot
+  ? 'TAP tests need root (CAP_NET_ADMIN to create TAP devices and namespaces)'
+  : !existsSync('/dev/net/tun')
+    ? '/dev/net/tun is missing'
+    : false;
+
+export function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function nsDelete(ns: string): void {
+  try {
+    sh('ip', ['netns', 'del', ns]);
+  } catch {
+    // already gone
+  }
+}
+
+let counter = 0;
+
+export interface TapNamespace {
+  port: TapPort;
+  ns: string;
+}
+
+/** Opens a TAP, moves its kernel side into a fresh namespace, IPv6 off (no RS/MLD noise), up. */
+export function tapInNamespace(t: { teardown(fn: () => void): void }, mtu = 1500): TapNamespace {
+  const ns = `sluice-t-${process.pid}-${counter++}`;
+  nsDelete(ns);
+  sh('ip', ['netns', 'add', ns]);
+  let port: TapPort;
+  try {
+    port = TapPort.open({ name: 'sluice-t%d', mtu });
+  } catch (e) {
+    nsDelete(ns);
+    throw e;
+  }
+  t.teardown(() => {
+    port.close();
+    nsDelete(ns);
+  });
+  sh('ip', ['link', 'set', port.name, 'netns', ns]);
+  sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${port.name}.disable_ipv6=1`]);
+  sh('ip', ['-n', ns, 'addr', 'add', `${KERNEL_IP}/24`, 'dev', port.name]);
+  sh('ip', ['-n', ns, 'link', 'set', port.name, 'up']);
+  return { port, ns };
+}
