@@ -202,6 +202,12 @@ t.test('errors are typed: bad name, closed port, no privilege', { skip }, async 
       '--reuid=65534',
       '--regid=65534',
       '--clear-groups',
+      // env -i: tap's process-info hook re-adds its loader to a child's env; the uid 65534 child
+      // cannot write tap's .tap/ files, so start it with a clean environment.
+      'env',
+      '-i',
+      `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
+      'HOME=/tmp',
       process.execPath,
       '--import=tsx',
       '-e',
