@@ -303,7 +303,7 @@ export class TcpLayer implements TcbHost {
         yield {
           state: 'LISTEN', localIp: l.ip, localPort: l.port, remoteIp: 0, remotePort: 0,
           sendQueue: 0, recvQueue: l.queued, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0, sndWnd: 0, rcvWnd: 0,
-          mss: 0, retransmits: 0, bytesIn: 0, bytesOut: 0, segmentsIn: 0, segmentsOut: 0,
+          mss: 0, retransmits: 0, bytesIn: 0, bytesOut: 0, segmentsIn: 0, segmentsOut: 0, iss: 0, sndUna: 0, sndNxt: 0, irs: 0, rcvNxt: 0,
           timestamps: false, sack: false, sndWscale: 0, rcvWscale: 0,
         };
       }
@@ -361,7 +361,10 @@ export class TcpLayer implements TcbHost {
     try {
       const t = this.find(dstIp >>> 0, dport, srcIp >>> 0, sport);
       if (t !== null) {
-        if (t.state === TcpState.TIME_WAIT && fl & SYN && !(fl & (ACK | RST)) && this.timeWaitReusable(t, s)) {
+        if (
+          t.state === TcpState.TIME_WAIT && fl & SYN && !(fl & (ACK | RST)) &&
+          this.findListener(dstIp >>> 0, dport) !== null && this.timeWaitReusable(t, s)
+        ) {
           // RFC 9293 3.10.7.4 / RFC 6191: a new SYN above the old connection's space may reopen it.
           t.abort('closed');
         } else {

@@ -39,7 +39,9 @@ export function stateName(s: TcpState): TcpStateName {
  * Every transition the state machine in tcb.ts takes, as 'FROM>TO'. A passive open starts from
  * LISTEN (the listener's state at the moment the SYN arrives); an active open from CLOSED.
  * LISTEN>ESTABLISHED is the SYN-cookie path: the ACK that returns a valid cookie creates the
- * connection directly in ESTABLISHED.
+ * connection directly in ESTABLISHED. A FIN that also acknowledges our FIN takes FIN-WAIT-1 to
+ * FIN-WAIT-2 (fifth step, ACK) and then TIME-WAIT (eighth step, FIN) within the same segment, as
+ * the processing order of 3.10.7.4 implies, so there is no direct FIN-WAIT-1>TIME-WAIT edge.
  */
 export const TRANSITIONS: readonly string[] = [
   'CLOSED>SYN-SENT', // 3.10.1 OPEN call, active
@@ -56,13 +58,13 @@ export const TRANSITIONS: readonly string[] = [
   'ESTABLISHED>CLOSED', // 3.10.7.4 second, RST; 3.10.5 ABORT
   'FIN-WAIT-1>FIN-WAIT-2', // 3.10.7.4 fifth, our FIN acknowledged
   'FIN-WAIT-1>CLOSING', // 3.10.7.4 eighth, FIN before our FIN is acked: simultaneous close (3.6)
-  'FIN-WAIT-1>TIME-WAIT', // 3.10.7.4 eighth, FIN that also acks our FIN
   'FIN-WAIT-1>CLOSED', // RST or ABORT
   'FIN-WAIT-2>TIME-WAIT', // 3.10.7.4 eighth, FIN
   'FIN-WAIT-2>CLOSED', // RST, ABORT or the FIN-WAIT-2 timeout
   'CLOSE-WAIT>LAST-ACK', // 3.10.4 CLOSE
   'CLOSE-WAIT>CLOSED', // RST or ABORT
   'CLOSING>TIME-WAIT', // 3.10.7.4 fifth, our FIN acknowledged
-  'LAST-ACK>CLOSED', // 3.10.7.4 fifth, our FIN acknowledged
+  'CLOSING>CLOSED', // RST or ABORT
+  'LAST-ACK>CLOSED', // 3.10.7.4 fifth, our FIN acknowledged; or RST / ABORT
   'TIME-WAIT>CLOSED', // 3.10.8 time-wait timeout (2 MSL)
 ];

@@ -553,6 +553,12 @@ export class Tcb {
 
     // second: RST (RFC 5961 3.2): exact match resets; otherwise in window -> challenge ACK.
     if (fl & RST) {
+      if (this.state === TcpState.TIME_WAIT) {
+        // RFC 1337 remedy TWA-1: a RST must not cut TIME-WAIT short (our own ACK of a stray
+        // segment draws exactly such a RST from a peer that has already closed).
+        this.drop('time_wait_rst');
+        return;
+      }
       if (seq === this.rcvNxt) {
         // SYN-RECEIVED -> CLOSED (passive: the listener stays in LISTEN); every other state -> CLOSED.
         this.enterClosed('peer_reset', new Error('connection reset by peer'));
@@ -1234,7 +1240,8 @@ export class Tcb {
     if (st === TcpState.CLOSED || st === TcpState.LISTEN) return true;
     const c = this.host.counters;
 
-    if (st === TcpState.SYN_SENT || st === TcpState.SYN_RECEIVED) {
+    // Our SYN is not yet acknowledged (SYN-SENT, SYN-RECEIVED, or FIN-WAIT-1 entered from SYN-RECEIVED).
+    if (seqLe(this.sndUna, this.iss) && st !== TcpState.TIME_WAIT) {
       if (this.sndNxt === this.iss) {
         const fl = st === TcpState.SYN_SENT ? SYN : SYN | ACK;
         const retrans = this.sndMax !== this.iss;
@@ -1251,10 +1258,12 @@ export class Tcb {
         if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
         if (this.tRtx === Infinity) this.armRtx(now);
       }
-      if (this.ackNow && st === TcpState.SYN_RECEIVED) {
-        // A challenge or duplicate ACK before the handshake completes is the SYN-ACK again.
-        this.ackNow = false;
+      if (this.ackNow && st !== TcpState.SYN_SENT) {
+        // An unacceptable segment in SYN-RECEIVED (e.g. the peer's SYN-ACK in a simultaneous
+        // open, 3.5 figure 8) is answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+        if (!this.emitSegment(now, sink, this.sndNxt, 0, ACK)) return false;
       }
+      this.ackNow = false;
       return true;
     }
 
@@ -1421,6 +1430,11 @@ export class Tcb {
       bytesOut: this.bytesOut,
       segmentsIn: this.segsIn,
       segmentsOut: this.segsOut,
+      iss: this.iss,
+      sndUna: this.sndUna,
+      sndNxt: this.sndNxt,
+      irs: this.irs,
+      rcvNxt: this.rcvNxt,
       timestamps: this.tsOk,
       sack: this.sackOk,
       sndWscale: this.sndShift,

@@ -88,6 +88,12 @@ export interface TcpConnectionInfo {
   bytesOut: number;
   segmentsIn: number;
   segmentsOut: number;
+  /** Sequence state (RFC 9293 3.3.1), for netstat -o style detail and tests. */
+  iss: number;
+  sndUna: number;
+  sndNxt: number;
+  irs: number;
+  rcvNxt: number;
   timestamps: boolean;
   sack: boolean;
   sndWscale: number;

@@ -6,7 +6,8 @@
 import { TcpLayer } from '../../../src/net/tcp/layer.js';
 import type { SegmentSink } from '../../../src/net/tcp/sink.js';
 import type { TcpConfig } from '../../../src/net/tcp/types.js';
-import { describe as describeSegment } from '../../../src/net/wire/tcp.js';
+import * as wire from '../../../src/net/wire/tcp.js';
+const describeSegment = wire.describe;
 
 /** mulberry32: a small deterministic PRNG; good enough to choose which packet to drop. */
 export class Prng {
@@ -92,13 +93,16 @@ export class SimNet {
   readonly link: Required<LinkOptions>;
   filter: WireFilter | null = null;
   /** Every state transition seen on any host, 'FROM>TO'. */
-  readonly transitions = new Set<string>();
+  readonly transitions: Set<string> = new Set<string>();
   delivered = 0;
   lost = 0;
   duplicated = 0;
   trace: string[] | null = null;
+  /** When set, every segment put on the wire (before loss) is recorded here. */
+  capture: Array<{ at: number; src: number; dst: number; bytes: Uint8Array }> | null = null;
 
-  constructor(seed: number, link: LinkOptions = {}) {
+  constructor(seed: number, link: LinkOptions = {}, transitions?: Set<string>) {
+    if (transitions) this.transitions = transitions;
     this.rng = new Prng(seed);
     this.link = { loss: 0, dup: 0, reorder: 0, delayMs: 1, reorderMs: 3, ...link };
   }
@@ -142,6 +146,7 @@ export class SimNet {
           const src = s.srcs[i];
           const dst = s.dsts[i];
           n++;
+          if (this.capture) this.capture.push({ at: this.now, src, dst, bytes });
           if (this.trace) this.trace.push(`${this.now} ${src & 0xff}>${dst & 0xff} ${JSON.stringify(describeSegment(bytes, 0, bytes.length))}`);
           if (this.filter !== null && !this.filter(src, dst, bytes, this.now)) {
             this.lost++;
@@ -216,7 +221,9 @@ export class SimNet {
 
   /** Advance simulated time by ms, processing everything on the way. */
   advance(ms: number): void {
+    const end = this.now + ms;
     this.run(() => false, ms);
+    if (this.now < end) this.now = end;
   }
 }
 
@@ -253,4 +260,48 @@ export class Collector {
   text(): string {
     return Buffer.concat(this.chunks).toString();
   }
+}
+
+export interface ForgeOptions {
+  sport: number;
+  dport: number;
+  seq: number;
+  ack?: number;
+  flags: number;
+  wnd?: number;
+  data?: Uint8Array;
+  mss?: number;
+  wscale?: number;
+  sackPermitted?: boolean;
+  ts?: [number, number];
+}
+
+/** Build one TCP segment with a valid checksum (tests that play the peer by hand). */
+export function forge(src: number, dst: number, o: ForgeOptions): Uint8Array {
+  const b = new Uint8Array(60 + (o.data?.length ?? 0));
+  let i = 20;
+  if (o.mss !== undefined) i = wire.emitMss(b, i, o.mss);
+  if (o.wscale !== undefined) i = wire.emitWscale(b, i, o.wscale);
+  if (o.sackPermitted) i = wire.emitSackPermitted(b, i);
+  if (o.ts !== undefined) i = wire.emitTimestamps(b, i, o.ts[0], o.ts[1]);
+  wire.emitHeader(b, 0, o.sport, o.dport, o.seq >>> 0, (o.ack ?? 0) >>> 0, i, o.flags, o.wnd ?? 65535);
+  if (o.data) b.set(o.data, i);
+  const len = i + (o.data?.length ?? 0);
+  const seg = b.slice(0, len);
+  wire.fillChecksum(seg, 0, len, src, dst);
+  return seg;
+}
+
+/** A parsed view of a captured segment, for assertions. */
+export function parsed(seg: Uint8Array): { seq: number; ack: number; flags: number; wnd: number; len: number; sport: number; dport: number } {
+  const hl = wire.headerLen(seg, 0);
+  return {
+    sport: wire.srcPort(seg, 0),
+    dport: wire.dstPort(seg, 0),
+    seq: wire.seqNum(seg, 0),
+    ack: wire.ackNum(seg, 0),
+    flags: wire.flags(seg, 0),
+    wnd: wire.windowField(seg, 0),
+    len: seg.length - hl,
+  };
 }
