@@ -2,7 +2,7 @@
 // methods, headers, query, regex paths, listeners and rewrites; loaded from a YAML fixture.
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, parseConfigText } from '../../src/config/load.js';
 import { formatProblems } from '../../src/config/problems.js';
 import { RouteTable, normalizeHost, parseSubstitution, captureGroupCount, type RouteMatchInput } from '../../src/gateway/routes.js';
 import type { HeaderList } from '../../src/http/exchange.js';
@@ -169,4 +169,48 @@ t.test('compiling a spec that skipped validation throws SLUICE_CONFIG_INVALID', 
 t.test('an empty table matches nothing', async (t) => {
   const rt = RouteTable.compile([], ['public']);
   t.equal(rt.match(req({})), null);
+});
+
+t.test('segment index in large buckets keeps first-match order (against a plain ordered scan)', async (t) => {
+  // 12 routes: enough for the first-segment index. Mixed kinds: prefixes with a fixed segment,
+  // a prefix without one ('/ap' also matches '/apple'), exact paths, a regex, and methods.
+  const paths: Array<[string, string]> = [
+    ['p-api', 'prefix: /api/'],
+    ['p-ap', 'prefix: /ap'],
+    ['e-api', 'exact: /api'],
+    ['p-api-v2', 'prefix: /api/v2/'],
+    ['r-num', 'regex: "/[0-9]+(/.*)?"'],
+    ['e-root', 'exact: /'],
+    ['p-static', 'prefix: /static/'],
+    ['p-s', 'prefix: /s'],
+    ['e-static-x', 'exact: /static/x'],
+    ['p-img', 'prefix: /img/'],
+    ['p-img-post', 'prefix: /img/'],
+    ['p-root', 'prefix: /'],
+  ];
+  const lines = ['listeners: [{ name: p, port: 0 }]', 'routes:'];
+  for (const [name, path] of paths) {
+    const methods = name === 'p-img-post' ? ', methods: [POST]' : name === 'p-img' ? ', methods: [GET]' : '';
+    lines.push(`  - { name: ${name}, match: { path: { ${path} }${methods} }, direct_response: {} }`);
+  }
+  const r = await parseConfigText(`${lines.join('\n')}\n`, 'seg.yaml');
+  if (!r.ok) return t.fail(formatProblems(r.problems));
+  const rt = r.snapshot.routes;
+  const reference = (method: string, path: string): string | null => {
+    for (const [name, spec] of paths) {
+      const [kind, raw] = spec.split(': ');
+      const value = raw.replace(/^"|"$/g, '');
+      const pathOk =
+        kind === 'prefix' ? path.startsWith(value) : kind === 'exact' ? path === value : new RegExp(`^(?:${value})$`).test(path);
+      const methodOk = name === 'p-img-post' ? method === 'POST' : name === 'p-img' ? method === 'GET' : true;
+      if (pathOk && methodOk) return name;
+    }
+    return null;
+  };
+  const probes = ['/', '/api', '/api/', '/api/v2/x', '/apple', '/ap', '/12', '/12/x', '/static/x', '/static/y', '/s', '/sx', '/img/a', '/img', '/other', '/x/api/', '*'];
+  for (const method of ['GET', 'POST']) {
+    for (const path of probes) {
+      t.equal(rt.match(req({ listener: 'p', method, path }))?.name ?? null, reference(method, path), `${method} ${path}`);
+    }
+  }
 });
