@@ -3,8 +3,10 @@
 // deliver-at time and rxBurst hands over only the frames due at the wire's current time, so a
 // simulated-time test can run hours of retransmission timers in milliseconds.
 //
-// Each direction owns a bounded, preallocated frame store (capacity slots of frameMax bytes) and a
-// binary heap ordered by (deliverAt, send sequence); nothing is allocated per frame. Every frame
+// Each direction owns a bounded, preallocated frame store (capacity slots of frameMax bytes). Frames
+// in link order wait in a FIFO ring (their deliver-at times never decrease); only frames held back
+// for reordering go to a binary heap ordered by (deliverAt, send sequence), so the common path is
+// O(1). Nothing is allocated per frame. Every frame
 // offered to the wire ends in exactly one counter, so a test can explain every loss:
 //   sent - tooBig - lost + duplicated = ringFull + delivered + rxTooBig + inFlight
 
@@ -126,6 +128,9 @@ class Lane {
   private readonly len: Uint32Array;
   private readonly at: Float64Array;
   private readonly seq: Float64Array;
+  private readonly fifo: Int32Array;
+  private fifoHead = 0;
+  private fifoSize = 0;
   private readonly heap: Int32Array;
   private heapSize = 0;
   private readonly free: Int32Array;
@@ -152,6 +157,7 @@ class Lane {
     this.len = new Uint32Array(capacity);
     this.at = new Float64Array(capacity);
     this.seq = new Float64Array(capacity);
+    this.fifo = new Int32Array(capacity);
     this.heap = new Int32Array(capacity);
     this.free = new Int32Array(capacity);
     for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
@@ -166,43 +172,49 @@ class Lane {
 
   /** Earliest deliver-at time waiting, or Infinity. */
   nextAt(): number {
-    return this.heapSize > 0 ? this.at[this.heap[0]!]! : Infinity;
+    const f = this.fifoSize > 0 ? this.at[this.fifo[this.fifoHead]!]! : Infinity;
+    const h = this.heapSize > 0 ? this.at[this.heap[0]!]! : Infinity;
+    return f < h ? f : h;
   }
 
   offer(src: Uint8Array, off: number, length: number, now: number): void {
     const s = this.stats;
     s.sent++;
-    const uLoss = this.rLoss.next();
-    const uDup = this.rDup.next();
-    const uReorder = this.rReorder.next();
-    const uCorrupt = this.rCorrupt.next();
-    const corruptBit = this.rCorrupt.nextU32();
-    const uJitter = this.rJitter.next();
+    // A stream is drawn only when its rate is non-zero; streams are separate, so that never shifts
+    // another impairment's pattern.
+    const imp = this.imp;
+    const uLoss = imp.loss > 0 ? this.rLoss.next() : 1;
+    const uDup = imp.duplicate > 0 ? this.rDup.next() : 1;
+    const uReorder = imp.reorder > 0 ? this.rReorder.next() : 1;
+    const uCorrupt = imp.corrupt > 0 ? this.rCorrupt.next() : 1;
+    const corruptBit = imp.corrupt > 0 ? this.rCorrupt.nextU32() : 0;
+    const uJitter = imp.jitterMs > 0 ? this.rJitter.next() : 0;
     if (length > this.frameMax) {
       s.tooBig++;
       return;
     }
-    if (uLoss < this.imp.loss) {
+    if (uLoss < imp.loss) {
       s.lost++;
       return;
     }
-    let at = now + this.imp.delayMs + uJitter * this.imp.jitterMs;
+    let at = now + imp.delayMs + uJitter * imp.jitterMs;
     if (at < this.fifoTail) at = this.fifoTail;
-    if (uReorder < this.imp.reorder) {
+    const held = uReorder < imp.reorder;
+    if (held) {
       s.reordered++;
-      at += this.imp.reorderHoldMs;
+      at += imp.reorderHoldMs;
     } else {
       this.fifoTail = at;
     }
-    const flip = uCorrupt < this.imp.corrupt && length > 0 ? corruptBit % (length * 8) : -1;
-    this.put(src, off, length, at, flip);
-    if (uDup < this.imp.duplicate) {
+    const flip = uCorrupt < imp.corrupt && length > 0 ? corruptBit % (length * 8) : -1;
+    this.put(src, off, length, at, flip, held);
+    if (uDup < imp.duplicate) {
       s.duplicated++;
-      this.put(src, off, length, at, flip);
+      this.put(src, off, length, at, flip, held);
     }
   }
 
-  private put(src: Uint8Array, off: number, length: number, at: number, flipBit: number): void {
+  private put(src: Uint8Array, off: number, length: number, at: number, flipBit: number, held: boolean): void {
     if (this.freeTop === 0) {
       this.stats.ringFull++;
       return;
@@ -217,7 +229,8 @@ class Lane {
     this.len[slot] = length;
     this.at[slot] = at;
     this.seq[slot] = this.nextSeq++;
-    this.push(slot);
+    if (held) this.push(slot);
+    else this.fifo[(this.fifoHead + this.fifoSize++) % this.capacity] = slot;
     this.stats.inFlight++;
   }
 
@@ -227,10 +240,19 @@ class Lane {
     out.dropped = 0;
     out.bytes = 0;
     const s = this.stats;
-    while (n < batch.capacity && this.heapSize > 0) {
-      const slot = this.heap[0]!;
-      if (this.at[slot]! > now) break;
-      this.pop();
+    while (n < batch.capacity && (this.fifoSize > 0 || this.heapSize > 0)) {
+      let slot: number;
+      const fromFifo = this.fifoSize > 0 && (this.heapSize === 0 || this.before(this.fifo[this.fifoHead]!, this.heap[0]!));
+      if (fromFifo) {
+        slot = this.fifo[this.fifoHead]!;
+        if (this.at[slot]! > now) break;
+        this.fifoHead = (this.fifoHead + 1) % this.capacity;
+        this.fifoSize--;
+      } else {
+        slot = this.heap[0]!;
+        if (this.at[slot]! > now) break;
+        this.pop();
+      }
       s.inFlight--;
       this.free[this.freeTop++] = slot;
       const length = this.len[slot]!;
