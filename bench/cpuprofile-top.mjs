@@ -43,12 +43,32 @@ for (let i = 0; i < profile.samples.length; i++) {
   totalUs += d;
 }
 
+const parentOf = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+const keyOf = (cf) => `${cf.functionName || '(anonymous)'}\t${where(cf)}`;
+
 const byFunction = new Map();
 const byFile = new Map();
+// For each function, its self time split by the JavaScript caller chain that led to it (native
+// functions such as writeBuffer only make sense with their callers).
+const callers = new Map();
 for (const [id, us] of selfUs) {
   const cf = byId.get(id).callFrame;
-  const key = `${cf.functionName || '(anonymous)'}\t${where(cf)}`;
+  const key = keyOf(cf);
   byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+  // The three nearest callers outside Node's own library (node:...), which say whose write or
+  // parse it was; Node-internal frames in between are skipped.
+  const chain = [];
+  for (let p = parentOf.get(id), depth = 0; p !== undefined && chain.length < 3 && depth < 60; p = parentOf.get(p), depth++) {
+    const pcf = byId.get(p).callFrame;
+    if (pcf.functionName === '(root)') break;
+    if (pcf.url.startsWith('node:')) continue;
+    chain.push(keyOf(pcf).replace('\t', ' ').trim());
+  }
+  const m = callers.get(key) ?? new Map();
+  const c = chain.join(' < ') || '(no caller outside node:)';
+  m.set(c, (m.get(c) ?? 0) + us);
+  callers.set(key, m);
   const f = fileOf(cf);
   byFile.set(f, (byFile.get(f) ?? 0) + us);
 }
@@ -59,7 +79,13 @@ const ms = (us) => (us / 1000).toFixed(0).padStart(7);
 
 console.log(`profile: ${file}`);
 console.log(
-  `sampled ${(totalUs / 1e6).toFixed(2)} s, ${profile.samples.length} samples; idle ${pct(idleUs).trim()}% (time the event loop waited)`,
+  `sampled ${(totalUs / 1e6).toFixed(2)} s, ${profile.samples.length} samples; (idle) ${pct(idleUs).trim()}%`,
+);
+// Node marks the isolate idle for the whole libuv poll phase, so (idle) is waiting for I/O plus
+// native work done in I/O callbacks before JavaScript is entered: OpenSSL handshakes and record
+// decryption, socket reads. Compare with the process's CPU time to split the two.
+console.log(
+  '(idle) = event loop waiting + native work in I/O callbacks before JS runs (OpenSSL handshakes, TLS decryption, reads)',
 );
 console.log(`\ntop ${top} functions by self time:`);
 console.log(`${'self ms'.padStart(7)} ${'self%'.padStart(5)}  function  (file:line)`);
@@ -67,6 +93,13 @@ const rows = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top);
 for (const [key, us] of rows) {
   const [fn, loc] = key.split('\t');
   console.log(`${ms(us)} ${pct(us)}  ${fn}${loc ? `  (${loc})` : ''}`);
+}
+const withCallers = rows.filter(([key]) => !key.startsWith('(')).slice(0, 5);
+console.log(`\ncallers of the top ${withCallers.length} functions (self time by nearest non-node: callers, innermost first):`);
+for (const [key, us] of withCallers) {
+  console.log(`${ms(us)} ${pct(us)}  ${key.split('\t')[0]}`);
+  const m = [...callers.get(key)].sort((a, b) => b[1] - a[1]).slice(0, 3);
+  for (const [chain, cus] of m) console.log(`        ${pct(cus)}    < ${chain}`);
 }
 console.log(`\ntop ${top} files by self time:`);
 for (const [f, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, top)) {

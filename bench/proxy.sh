@@ -13,9 +13,10 @@
 # Usage: bash bench/proxy.sh                 (about 3.5 minutes)
 #        TARGETS=nginx,haproxy bash bench/proxy.sh
 #        bash bench/proxy.sh --profile       (Sluice only, under load with node --cpu-prof,
-#                                             then the top self-time functions)
+#                                             then the top self-time functions;
+#                                             PROFILE_LOAD=handshake for the handshake load)
 # Tunables (environment): TARGETS ROUNDS DURATION WARMUP HS_DURATION HS_WARMUP CONNS PROXY_CORE
-#                         LOAD_CORE PROFILE_DURATION
+#                         LOAD_CORE PROFILE_DURATION PROFILE_LOAD
 # Needs: node 20, openssl, nginx, haproxy, wrk, taskset, curl, cc + libssl-dev; `npm run build`
 # for Sluice.
 set -euo pipefail
@@ -31,11 +32,12 @@ CONNS=${CONNS:-50}
 PROXY_CORE=${PROXY_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 PROFILE_DURATION=${PROFILE_DURATION:-15s}
+PROFILE_LOAD=${PROFILE_LOAD:-keepalive}   # or handshake
 MODE=bench
 if [ "${1:-}" = "--profile" ]; then MODE=profile; TARGETS=sluice; fi
 INVOCATION="$0${1:+ $1}"
 ENV_SHOWN=""
-for v in TARGETS ROUNDS DURATION WARMUP HS_DURATION HS_WARMUP CONNS PROXY_CORE LOAD_CORE PROFILE_DURATION; do
+for v in TARGETS ROUNDS DURATION WARMUP HS_DURATION HS_WARMUP CONNS PROXY_CORE LOAD_CORE PROFILE_DURATION PROFILE_LOAD; do
   if [ -n "${!v+set}" ] && [ "$(printenv "$v" || true)" != "" ]; then ENV_SHOWN+="$v=${!v} "; fi
 done
 
@@ -405,7 +407,7 @@ run_load() {
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else print v[int((NR + 1) / 2)] }'; }
 
 summary() {   # summary KIND TITLE
-  local kind=$1 title=$2 t rps p99 cpu c0 c1 errs
+  local kind=$1 title=$2 t rps p99 cpu c0 c1 errs eff
   col() { awk -v k="$kind" -v t="$1" -v c="$2" '$1 == k && $2 == t { print $c }' "$WORK/results" | median; }
   echo
   echo "$title"
@@ -413,17 +415,17 @@ summary() {   # summary KIND TITLE
   for t in "${TARGET_LIST[@]}"; do
     rps=$(col "$t" 4); p99=$(col "$t" 5); cpu=$(col "$t" 7); c1=$(col "$t" 8); c0=$(col "$t" 11)
     errs=$(awk -v k="$kind" -v t="$t" '$1 == k && $2 == t { n += $6 } END { print n + 0 }' "$WORK/results")
-    echo "$t $rps $p99 $cpu" >>"$WORK/medians-$kind"
-    printf '  %-8s %10.0f %9.2f %7s %9s%% %11s%% %11s%% %16.0f\n' "$t" "$rps" "$p99" "$errs" "$cpu" "$c0" "$c1" \
-      "$(awk -v r="$rps" -v c="$cpu" 'BEGIN { print (c > 0 ? r * 100 / c : 0) }')"
+    # Efficiency per run, then its median (not the ratio of two medians from different runs).
+    eff=$(awk -v k="$kind" -v t="$t" '$1 == k && $2 == t { print ($7 > 0 ? $4 * 100 / $7 : 0) }' "$WORK/results" | median)
+    echo "$t $rps $p99 $eff" >>"$WORK/medians-$kind"
+    printf '  %-8s %10.0f %9.2f %7s %9s%% %11s%% %11s%% %16.0f\n' "$t" "$rps" "$p99" "$errs" "$cpu" "$c0" "$c1" "$eff"
   done
   if grep -q '^sluice ' "$WORK/medians-$kind"; then
-    read -r _ s_rps s_p99 s_cpu < <(grep '^sluice ' "$WORK/medians-$kind")
+    read -r _ s_rps s_p99 s_eff < <(grep '^sluice ' "$WORK/medians-$kind")
     for t in "${TARGET_LIST[@]}"; do
       [ "$t" = sluice ] && continue
-      read -r _ rps p99 cpu < <(grep "^$t " "$WORK/medians-$kind")
-      awk -v t="$t" -v sr="$s_rps" -v r="$rps" -v sp="$s_p99" -v p="$p99" -v sc="$s_cpu" -v c="$cpu" 'BEGIN {
-        se = (sc > 0 ? sr / sc : 0); e = (c > 0 ? r / c : 0)
+      read -r _ rps p99 eff < <(grep "^$t " "$WORK/medians-$kind")
+      awk -v t="$t" -v sr="$s_rps" -v r="$rps" -v sp="$s_p99" -v p="$p99" -v se="$s_eff" -v e="$eff" 'BEGIN {
         printf "  Sluice / %-8s req/s x%.2f   p99 x%.2f   req/proxy-CPU-s x%.2f\n", t, (r > 0 ? sr / r : 0), (p > 0 ? sp / p : 0), (e > 0 ? se / e : 0) }'
     done
   fi
@@ -459,11 +461,16 @@ verify_handshakes() {
 # --- Profile mode: Sluice alone under keep-alive load, node --cpu-prof, top self-time functions --
 if [ "$MODE" = profile ]; then
   echo
-  echo "profiling Sluice: wrk -t1 -c$CONNS -d$PROFILE_DURATION (keep-alive), node --cpu-prof"
   pid=$(pid_of sluice)
   t0=$(tree_ticks "$pid")
-  run_load_gen "$WORK/profile-wrk.txt" wrk -t1 -c"$CONNS" -d"$PROFILE_DURATION" --latency "https://127.0.0.1:$SLUICE_PORT/" || true
-  sed 's/^/  /' "$WORK/profile-wrk.txt"
+  if [ "$PROFILE_LOAD" = handshake ]; then
+    echo "profiling Sluice: hsload -c $CONNS -d ${PROFILE_DURATION%s} (full handshakes), node --cpu-prof"
+    run_load_gen "$WORK/profile-load.txt" "$HSLOAD" -c "$CONNS" -d "${PROFILE_DURATION%s}" 127.0.0.1 "$SLUICE_PORT" || true
+  else
+    echo "profiling Sluice: wrk -t1 -c$CONNS -d$PROFILE_DURATION --latency (keep-alive), node --cpu-prof"
+    run_load_gen "$WORK/profile-load.txt" wrk -t1 -c"$CONNS" -d"$PROFILE_DURATION" --latency "https://127.0.0.1:$SLUICE_PORT/" || true
+  fi
+  sed 's/^/  /' "$WORK/profile-load.txt"
   t1=$(tree_ticks "$pid")
   echo "  Sluice CPU time during the run: $(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f s", (b - a) / hz }')"
   stop_all
@@ -471,10 +478,10 @@ if [ "$MODE" = profile ]; then
   if [ -z "$prof_file" ]; then echo "proxy.sh: no .cpuprofile written (did Sluice exit cleanly on SIGTERM?)" >&2; exit 1; fi
   mkdir -p "$ROOT/bench/out"
   printf '*\n' >"$ROOT/bench/out/.gitignore"   # profiles are outputs, never committed
-  cp "$prof_file" "$ROOT/bench/out/sluice.cpuprofile"
-  echo "  profile kept at bench/out/sluice.cpuprofile (open in Chrome DevTools > Performance)"
+  cp "$prof_file" "$ROOT/bench/out/sluice-$PROFILE_LOAD.cpuprofile"
+  echo "  profile kept at bench/out/sluice-$PROFILE_LOAD.cpuprofile (open in Chrome DevTools > Performance)"
   echo
-  node "$ROOT/bench/cpuprofile-top.mjs" "$ROOT/bench/out/sluice.cpuprofile" 15
+  node "$ROOT/bench/cpuprofile-top.mjs" "$ROOT/bench/out/sluice-$PROFILE_LOAD.cpuprofile" 15
   exit 0
 fi
 
