@@ -1,7 +1,8 @@
 // Writes config/schema.json from the TypeBox schema (schema.ts), for editors and other tools.
 // Run: npx tsx src/config/gen-schema.ts   (test/config/schema-file.test.ts checks it is current)
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigSchema } from './schema.js';
 
@@ -15,7 +16,14 @@ export function schemaJson(): string {
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-export const SCHEMA_FILE = fileURLToPath(new URL('../../config/schema.json', import.meta.url));
+/** The package root: the nearest directory up with a package.json (works from src/ and dist/src/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const SCHEMA_FILE = join(packageRoot(), 'config', 'schema.json');
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(SCHEMA_FILE, schemaJson());
