@@ -334,6 +334,8 @@ export class Http1Session implements ConnectionHandler {
   private closing = false;
   private peerEnded = false;
   private closed = false;
+  /** Our FIN is queued (conn.end() called). */
+  private ending = false;
   /** Error answered after earlier responses, then close. */
   private pendingError: SluiceError | null = null;
   private requests = 0;
@@ -599,7 +601,8 @@ export class Http1Session implements ConnectionHandler {
   }
 
   private closeGracefully(): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
+    this.ending = true;
     this.stopReading();
     this.clearIdle();
     this.clearHeadersTimer();
