@@ -450,3 +450,58 @@ t.test('stale keep-alive race: 300 requests around the upstream keep-alive timeo
   t.ok(stale.every((e) => e.retried), 'every stale-connection failure was retried');
   t.comment(`stale keep-alive connections hit and retried: ${stale.length}; other upstream errors: ${errors.length - stale.length}`);
 });
+
+t.test('HEAD, 204 and 304 answers carry no body and keep the client connection usable', async (t) => {
+  const up = await httpUpstream((req, res) => {
+    if (req.url === '/head') {
+      res.writeHead(200, { 'content-length': '1234', 'content-type': 'text/plain' });
+      res.end();
+    } else if (req.url === '/204') {
+      res.writeHead(204);
+      res.end();
+    } else if (req.url === '/304') {
+      res.writeHead(304, { etag: '"v1"' });
+      res.end();
+    } else res.end('after');
+  });
+  t.teardown(() => up.close());
+  const gw = await gateway(t, makeCluster(t, [up.address]));
+  const text = await raw(
+    gw.port,
+    'HEAD /head HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /304 HTTP/1.1\r\nHost: a\r\nIf-None-Match: "v1"\r\n\r\nGET /last HTTP/1.1\r\nHost: a\r\n\r\n',
+  );
+  const parts = text.split(/(?=HTTP\/1\.1 )/);
+  t.equal(parts.length, 4, 'four responses, none swallowed by a body that was not there');
+  t.match(parts[0], /^HTTP\/1\.1 200 [^\r]*\r\n/);
+  t.match(parts[0], /\r\ncontent-length: 1234\r\n/i, 'HEAD keeps the representation length');
+  t.ok(parts[0].endsWith('\r\n\r\n'), 'HEAD: no body');
+  t.match(parts[1], /^HTTP\/1\.1 204 /);
+  t.notMatch(parts[1], /content-length|transfer-encoding/i);
+  t.match(parts[2], /^HTTP\/1\.1 304 /);
+  t.match(parts[2], /etag: "v1"/i);
+  t.match(parts[3], /\r\n\r\nafter$/);
+});
+
+t.test('Expect: 100-continue is answered by the codec; the upstream gets the body without Expect', async (t) => {
+  let expect: string | undefined = 'unset';
+  const up = await httpUpstream((req, res) => {
+    expect = req.headers.expect;
+    let body = '';
+    req.setEncoding('latin1');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => res.end(`got ${body}`));
+  });
+  t.teardown(() => up.close());
+  const gw = await gateway(t, makeCluster(t, [up.address]));
+  const s = net.connect(gw.port, '127.0.0.1');
+  t.teardown(() => s.destroy());
+  let got = '';
+  s.on('data', (d) => (got += d.toString('latin1')));
+  s.write('POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+  for (let i = 0; i < 100 && !got.includes('100 Continue'); i++) await sleep(10);
+  t.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\n/, 'interim response before any body byte was sent');
+  s.write('hello');
+  for (let i = 0; i < 100 && !got.includes('got hello'); i++) await sleep(10);
+  t.match(got, /HTTP\/1\.1 200 [^]*got hello$/);
+  t.equal(expect, undefined, 'no Expect upstream');
+});
