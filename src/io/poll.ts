@@ -236,16 +236,20 @@ export interface PollLoopOptions extends PumpOptions {
   reportIntervalMs?: number;
   /** A port or processor error stops the loop and lands here. Default: rethrown (uncaught). */
   onError?: (e: unknown) => void;
+  /** Called after every iteration with the frames it moved and the delay chosen (tracing, bench). */
+  onIteration?: (moved: number, delayMs: number) => void;
 }
 
-type Wake = 'timer' | 'fd' | 'kick';
+type Wake = 'timer' | 'fd';
 
 export class PollLoop {
   readonly pump: PortPump;
   private readonly clock: () => number;
   private readonly policy: Readonly<PollPolicy>;
   private readonly history: Int32Array;
-  private readonly waiter: FdWaiter | undefined;
+  private readonly useWaitFd: boolean;
+  private waiter: FdWaiter | undefined;
+  private readonly onIteration: ((moved: number, delayMs: number) => void) | undefined;
   private readonly observer: PollObserver | undefined;
   private readonly reportIntervalMs: number;
   private readonly onError: (e: unknown) => void;
@@ -299,10 +303,10 @@ export class PollLoop {
       ((e) => {
         throw e;
       });
-    if ((options.useWaitFd ?? true) && port.waitFd >= 0) {
-      const addon = loadNative();
-      this.waiter = new addon.FdWaiter(port.waitFd, () => this.wakeUp('fd'));
-    }
+    this.onIteration = options.onIteration;
+    this.useWaitFd = (options.useWaitFd ?? true) && port.waitFd >= 0;
+    // Load the addon now so a missing build fails at construction, not at start().
+    if (this.useWaitFd) loadNative();
     this.lastReport = { ...this.m };
   }
 
@@ -312,11 +316,13 @@ export class PollLoop {
 
   /** Whether the loop sleeps on the port's fd when idle. */
   get waitsOnFd(): boolean {
-    return this.waiter !== undefined;
+    return this.useWaitFd;
   }
 
+  /** Starts polling (again, after stop()). The port must stay open until stop(). */
   start(): void {
     if (this.running) return;
+    if (this.useWaitFd) this.waiter = new (loadNative().FdWaiter)(this.port.waitFd, () => this.wakeUp('fd'));
     this.running = true;
     this.startedAt = this.lastReportAt = this.clock();
     const c = this.port.counters();
@@ -324,19 +330,27 @@ export class PollLoop {
     this.schedule(0);
   }
 
-  /** Stops polling and releases the fd waiter (before the port's fd is closed). Idempotent. */
+  /** Stops polling and releases the fd waiter; call it before closing the port. Idempotent. */
   stop(): void {
     if (!this.running) return;
     this.running = false;
     this.cancel();
     this.waiter?.close();
+    this.waiter = undefined;
     this.refreshTotals();
     this.maybeReport(true);
   }
 
-  /** Poll soon: the application queued output (a TCP write) while the loop may be asleep. */
+  /**
+   * Poll soon: the application queued output (a TCP write) while the loop may be asleep. The
+   * iteration runs on the next event-loop turn, never inside the caller's stack, so the netstack
+   * is not re-entered from its own callbacks.
+   */
   wake(): void {
-    if (this.running && this.sleeping) this.wakeUp('kick');
+    if (!this.running || !this.sleeping) return;
+    this.cancel();
+    this.m.kicks++;
+    this.immediate = setImmediate(this.iterate);
   }
 
   /** Cumulative metrics since start. */
@@ -386,6 +400,7 @@ export class PollLoop {
       this.refreshTotals();
       this.maybeReport(false);
     }
+    this.onIteration?.(moved, delay);
     this.schedule(delay);
   };
 
@@ -412,8 +427,7 @@ export class PollLoop {
     if (!this.running || !this.sleeping) return;
     this.cancel();
     if (why === 'fd') this.m.fdWakes++;
-    else if (why === 'timer') this.m.timerWakes++;
-    else this.m.kicks++;
+    else this.m.timerWakes++;
     // Called from a timer or libuv poll callback: run now rather than one more loop turn later.
     this.iterate();
   }

@@ -214,9 +214,12 @@ t.test('PollLoop: wake() ends a sleep at once for new output', async (t) => {
   (source as { total: number }).total = 3;
   const kickedAt = performance.now();
   loop.wake();
-  t.equal(wire.stats().aToB.sent - before, 3, 'the frames left synchronously in wake()');
-  t.ok(performance.now() - kickedAt < 20);
+  t.equal(wire.stats().aToB.sent - before, 0, 'not inside the caller\'s stack');
+  await new Promise((r) => setImmediate(r));
+  t.equal(wire.stats().aToB.sent - before, 3, 'the frames left on the next event-loop turn');
+  t.ok(performance.now() - kickedAt < 20, `${(performance.now() - kickedAt).toFixed(2)} ms after wake()`);
   t.equal(loop.metrics().kicks, 1);
+  t.equal(loop.metrics().timerWakes, 0, 'the 5 s sleep never expired');
 });
 
 t.test('PollLoop: a processor error stops the loop and reaches onError', async (t) => {
