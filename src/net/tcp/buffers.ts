@@ -138,7 +138,7 @@ export class Reassembly {
    * Fill up to `max` SACK blocks, merging adjacent pieces, the block holding the latest segment
    * first (RFC 2018 4). Returns the count.
    */
-  sackBlocks(left: Uint32Array, right: Uint32Array, max: number): number {
+  sackBlocks(left: Uint32Array, right: Uint32Array, max: number, rotate = 0): number {
     const ps = this.pieces;
     if (ps.length === 0 || max === 0) return 0;
     let n = 0;
@@ -165,9 +165,14 @@ export class Reassembly {
     left[n] = blocksL[firstIdx];
     right[n] = blocksR[firstIdx];
     n++;
-    // Then the highest other blocks: the ones the sender knows least about.
-    for (let k = blocksL.length - 1; k >= 0 && n < max; k--) {
-      if (k === firstIdx) continue;
+    // Then the other blocks, highest first. When several ACKs go out in one burst (`rotate` counts
+    // them), each starts further down the list, so that between them the sender hears of every
+    // block even when there are more than fit in one option.
+    const others: number[] = [];
+    for (let k = blocksL.length - 1; k >= 0; k--) if (k !== firstIdx) others.push(k);
+    const start = others.length > 0 ? (rotate * (max - 1)) % others.length : 0;
+    for (let j = 0; j < others.length && n < max; j++) {
+      const k = others[(start + j) % others.length];
       left[n] = blocksL[k];
       right[n] = blocksR[k];
       n++;

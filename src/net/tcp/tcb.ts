@@ -1079,7 +1079,7 @@ export class Tcb {
     if (this.tPersist <= now) {
       this.tPersist = Infinity;
       // RFC 9293 3.8.6.1: probe the zero window with one byte; back off like the RTO.
-      if (this.sndWnd === 0 && this.unsentOrProbe() > 0) {
+      if (this.unsentOrProbe() > 0 && this.sndWnd < this.smss) {
         this.sndNxt = this.sndUna;
         this.persistProbe = true;
         this.persistBackoff++;
@@ -1204,7 +1204,7 @@ export class Tcb {
     } else {
       if (this.tsOk) i = emitTimestamps(b, i, this.tsNow(now), this.tsRecent);
       if (this.sackOk && !this.reasm.empty && fl & ACK) {
-        const n = this.reasm.sackBlocks(Tcb.sackL, Tcb.sackR, this.tsOk ? 3 : 4);
+        const n = this.reasm.sackBlocks(Tcb.sackL, Tcb.sackR, this.tsOk ? 3 : 4, this.dupAcksOwed);
         i = emitSack(b, i, Tcb.sackL, Tcb.sackR, n);
       }
     }
@@ -1291,13 +1291,15 @@ export class Tcb {
     const finSeq = dataEnd; // valid when finQueued: the FIN follows the last byte
     const canFin = this.finQueued && (this.state === TcpState.FIN_WAIT_1 || this.state === TcpState.LAST_ACK || this.state === TcpState.CLOSING);
 
-    // Zero-window probe (persist timer fired).
+    // Persist timer fired: a zero-window probe of one byte (3.8.6.1), or, when the window is
+    // open but smaller than a segment, the sender SWS override: send what fits (3.8.6.2.1).
     if (this.persistProbe) {
       this.persistProbe = false;
       if (seqLt(this.sndUna, dataEnd)) {
-        if (!this.emitSegment(now, sink, this.sndUna, 1, ACK)) return false;
-        c.windowProbes++;
-        this.sndNxt = seqAdd(this.sndUna, 1);
+        const len = this.sndWnd === 0 ? 1 : Math.min(this.sndWnd, seqDiff(dataEnd, this.sndUna), this.smss);
+        if (!this.emitSegment(now, sink, this.sndUna, len, ACK)) return false;
+        if (this.sndWnd === 0) c.windowProbes++;
+        this.sndNxt = seqAdd(this.sndUna, len);
         if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
         else {
           this.retransmits++;
@@ -1384,8 +1386,9 @@ export class Tcb {
       if (sendFin) break;
     }
 
-    // RFC 9293 3.8.6.1: data waiting, a zero window and nothing in flight -> persist timer.
-    if (this.sndWnd === 0 && seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna) {
+    // RFC 9293 3.8.6.1: data waiting, a zero (or, 3.8.6.2.1, too small to use) window and
+    // nothing in flight -> persist timer.
+    if (seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna && this.sndWnd < Math.min(this.smss, seqDiff(dataEnd, this.sndNxt))) {
       this.tRtx = Infinity;
       if (this.tPersist === Infinity) {
         this.tPersist = now + Math.min(this.rtt.baseRto * 2 ** this.persistBackoff, this.host.cfg.rtoMaxMs);
