@@ -541,6 +541,23 @@ export class Http1Session implements ConnectionHandler {
     }
   }
 
+  /**
+   * Graceful shutdown (SIGTERM, a retired listener): requests already received finish, the last
+   * response says `Connection: close` when its head is not sent yet, nothing after it is parsed,
+   * and a connection with nothing in flight closes now (a partial request head is cut: nothing of
+   * it was processed, so the client may retry it elsewhere).
+   */
+  drain(): void {
+    if (this.closed || this.ending) return;
+    const last = this.queue[this.queue.length - 1];
+    if (last === undefined) {
+      this.closeGracefully();
+      return;
+    }
+    if (!last.headersSent) last.closeAfter = true;
+    this.stopAfter(last);
+  }
+
   bodyWanted(ex: Http1Exchange): void {
     if (ex === this.parsing || ex.discardBody) this.setPause(PAUSE_BODY, false);
   }
