@@ -8,7 +8,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { resolve, dirname } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parseDocument, LineCounter, isMap, isSeq, isPair, isScalar, isAlias, type Document, type Node as YamlNode } from 'yaml';
+import { parseDocument, isMap, isSeq, isPair, isScalar, isAlias, type Document, type Node as YamlNode } from 'yaml';
 import { ConfigSchema, NAME_PATTERN, type ConfigInput, type ResolvedConfig } from './schema.js';
 import { isHostAddress, parseEndpoint, routeHostProblem } from './formats.js';
 import { formatPath, type ConfigProblem, type PathSegment } from './problems.js';
@@ -43,11 +43,35 @@ interface Located {
   column: number;
 }
 
+/**
+ * Line starts of the source text, for offset -> line:column. The yaml package's LineCounter
+ * only learns the newlines its lexer emits as tokens, so after a syntax error (a scalar running
+ * over a line break) its lines drift; counting in the text itself is always right.
+ */
+class LineIndex {
+  private readonly starts: number[] = [0];
+  constructor(text: string) {
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+  }
+
+  /** 1-based line and column (UTF-16 units, as the yaml package counts offsets). */
+  pos(offset: number): Located {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - this.starts[lo] + 1 };
+  }
+}
+
 /** Maps YAML paths to positions in the source text. */
 class Locator {
   constructor(
     private readonly doc: Document,
-    private readonly lines: LineCounter,
+    private readonly lines: LineIndex,
   ) {}
 
   /**
@@ -92,8 +116,7 @@ class Locator {
   }
 
   pos(offset: number): Located {
-    const { line, col } = this.lines.linePos(offset);
-    return { line, column: col };
+    return this.lines.pos(offset);
   }
 }
 
@@ -546,8 +569,8 @@ function byPosition(a: ConfigProblem, b: ConfigProblem): number {
  * the base for relative paths (certificates, admin socket); it need not exist.
  */
 export async function parseConfigText(text: string, file: string, opts: LoadOptions = {}): Promise<LoadResult> {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const lines = new LineIndex(text);
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const locator = new Locator(doc, lines);
   const problems = new Problems(file, locator);
 
