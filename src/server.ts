@@ -1,0 +1,372 @@
+// The running process: a config snapshot turned into listeners, a gateway and upstream clusters,
+// plus the control loop around them (reload on SIGHUP, file change or the admin API; drain on
+// SIGTERM). Everything here is wiring; behaviour lives in the layers it wires.
+
+import { watch, type FSWatcher } from 'node:fs';
+import type { Logger } from './log.js';
+import { loadConfig } from './config/load.js';
+import { formatProblems } from './config/problems.js';
+import type { ConfigSnapshot } from './config/snapshot.js';
+import type { ListenerSpec } from './config/schema.js';
+import { SluiceError } from './errors.js';
+import { Metrics, methodLabel, statusClass } from './admin/metrics.js';
+import { AdminServer } from './admin/server.js';
+import { Gateway, type RequestRecord } from './gateway/gateway.js';
+import { ClusterManager } from './upstream/cluster.js';
+import { CertStore } from './tls/cert-store.js';
+import { ensureDevCertificate } from './tls/dev-cert.js';
+import { KernelListener } from './transport/kernel.js';
+import type { Connection, ConnectionHandler } from './transport/connection.js';
+import { serveHttp1, type Http1Options, type Http1Session } from './http1/session.js';
+
+export interface ReloadOutcome {
+  ok: boolean;
+  version: number;
+  problems: string[];
+}
+
+interface RunningListener {
+  spec: ListenerSpec;
+  /** Identity of what needs a new socket when it changes (bind address, transport, TLS policy). */
+  bindKey: string;
+  listener: KernelListener;
+  port: number;
+  http1: Http1Options;
+  sessions: Set<Http1Session>;
+}
+
+export interface ServerOptions {
+  configPath: string;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Watch the config file and reload on change (debounced). Default true. */
+  watchConfig?: boolean;
+}
+
+const WATCH_DEBOUNCE_MS = 250;
+
+export class SluiceServer {
+  readonly metrics: Metrics;
+  private readonly log: Logger;
+  private snapshot!: ConfigSnapshot;
+  private readonly clusters: ClusterManager;
+  private gateway!: Gateway;
+  private readonly listeners = new Map<string, RunningListener>();
+  private admin: AdminServer | null = null;
+  private adminKey = '';
+  private draining = false;
+  private readyFlag = false;
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  private watcher: FSWatcher | null = null;
+  private watchTimer: NodeJS.Timeout | null = null;
+
+  private constructor(private readonly opts: ServerOptions) {
+    this.log = opts.logger;
+    this.metrics = opts.metrics ?? new Metrics();
+    this.clusters = new ClusterManager({
+      events: {
+        onError: (e) => {
+          this.metrics.upstreamErrors.inc({ cluster: e.cluster, reason: e.reason });
+          if (e.retried) this.metrics.upstreamRetries.inc({ cluster: e.cluster });
+        },
+        onEndpointHealth: (e) => this.log.warn({ cluster: e.cluster, endpoint: e.endpoint, healthy: e.healthy, backoff_ms: e.backoffMs }, 'endpoint health'),
+      },
+    });
+  }
+
+  static async start(opts: ServerOptions): Promise<SluiceServer> {
+    const server = new SluiceServer(opts);
+    await server.boot();
+    return server;
+  }
+
+  get configVersion(): number {
+    return this.snapshot.version;
+  }
+
+  /** Bound ports by listener name, plus 'admin' (for tests and the startup log). */
+  ports(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const [name, l] of this.listeners) m.set(name, l.port);
+    return m;
+  }
+
+  private async boot(): Promise<void> {
+    const snap = await this.load(1);
+    const certs = await this.buildCertStores(snap);
+    this.clusters.update(snap.clusters);
+    this.snapshot = snap;
+    this.gateway = new Gateway({ version: snap.version, routes: snap.routes, clusters: this.clusters }, {
+      requestDone: (r) => this.requestDone(r),
+    });
+    for (const spec of snap.listeners) await this.openListener(spec, certs.get(spec.name) ?? null);
+    await this.openAdmin(snap);
+    this.metrics.configVersion.set(snap.version);
+    if (this.opts.watchConfig !== false) this.watchConfig();
+    this.readyFlag = true;
+    this.log.info({ version: snap.version, config: snap.source, listeners: [...this.ports()].map(([name, port]) => ({ name, port })) }, 'sluice ready');
+  }
+
+  /** Load and validate; a snapshot with problems becomes one SluiceError listing them all. */
+  private async load(version: number): Promise<ConfigSnapshot> {
+    const result = await loadConfig(this.opts.configPath, { version });
+    if (!result.ok) {
+      throw new SluiceError('SLUICE_CONFIG_INVALID', `config ${this.opts.configPath} is invalid:\n${formatProblems(result.problems)}`, {
+        problems: result.problems,
+      });
+    }
+    return result.snapshot;
+  }
+
+  /** Dev certificates are generated first (generate: dev), then every listener's store is built. */
+  private async buildCertStores(snap: ConfigSnapshot): Promise<Map<string, CertStore>> {
+    const stores = new Map<string, CertStore>();
+    for (const l of snap.listeners) {
+      if (!l.tls) continue;
+      for (const c of l.tls.certificates) {
+        if (c.generate === 'dev') {
+          const r = await ensureDevCertificate(c.cert, c.key);
+          if (r.generated) this.log.warn({ listener: l.name, cert: c.cert, key: c.key }, 'generated a self-signed development certificate');
+        }
+      }
+      stores.set(l.name, await CertStore.load(l.tls.certificates.map((c) => ({ certPath: c.cert, keyPath: c.key, isDefault: c.default === true }))));
+    }
+    return stores;
+  }
+
+  private async openListener(spec: ListenerSpec, certs: CertStore | null): Promise<RunningListener> {
+    if (spec.transport !== 'kernel') {
+      throw new SluiceError('SLUICE_LISTEN', `listener '${spec.name}': transport '${spec.transport}' is not available in this build; use transport: kernel`, { listener: spec.name });
+    }
+    const name = spec.name;
+    const running: RunningListener = {
+      spec,
+      bindKey: bindKey(spec),
+      http1: http1Options(spec),
+      sessions: new Set(),
+      port: 0,
+      listener: null as unknown as KernelListener,
+    };
+    running.listener = new KernelListener({
+      name,
+      address: spec.address,
+      port: spec.port,
+      tls: spec.tls ? {
+        alpn: [...spec.tls.alpn],
+        minVersion: spec.tls.min_version,
+        sessionTickets: spec.tls.session_tickets.enabled,
+        ticketRotateSeconds: spec.tls.session_tickets.rotate_seconds,
+      } : null,
+      certs,
+      events: {
+        handshake: (info) => this.metrics.tlsHandshakes.inc({ listener: name, version: info.version, resumed: String(info.resumed) }),
+        handshakeFailure: (reason) => this.metrics.tlsFailures.inc({ listener: name, reason }),
+      },
+      onConnection: (conn) => this.accept(running, conn),
+    });
+    const bound = await running.listener.listen();
+    running.port = bound.port;
+    this.listeners.set(name, running);
+    this.log.info({ listener: name, address: bound.address, port: bound.port, tls: spec.tls !== undefined && spec.tls !== null }, 'listener ready');
+    return running;
+  }
+
+  private accept(l: RunningListener, conn: Connection): void {
+    const listener = l.spec.name;
+    this.metrics.connectionsTotal.inc({ listener });
+    this.metrics.connectionsOpen.inc({ listener });
+    const session = serveHttp1(onClose(conn, () => {
+      this.metrics.connectionsOpen.dec({ listener });
+      l.sessions.delete(session);
+    }), this.gateway, l.http1, {
+      onProtocolError: (reason, err, info) => {
+        this.metrics.protocolErrors.inc({ listener, reason });
+        this.log.info({ listener, client: info.remoteAddress, reason, code: err.code, detail: err.detail }, 'request rejected');
+      },
+    });
+    l.sessions.add(session);
+    if (this.draining) session.drain();
+  }
+
+  private requestDone(r: RequestRecord): void {
+    const labels = { route: r.route || 'none', method: methodLabel(r.method), status_class: statusClass(r.status) };
+    this.metrics.requests.inc(labels);
+    this.metrics.requestDuration.observe(labels, r.durationMs / 1000);
+    if (r.cluster !== '' && r.upstreamMs > 0) this.metrics.upstreamDuration.observe({ cluster: r.cluster }, r.upstreamMs / 1000);
+    if (this.snapshot.logging.access_log) {
+      this.log.info({
+        type: 'access', request_id: r.requestId, client: r.clientAddress, client_port: r.clientPort, listener: r.listener,
+        sni: r.sni, alpn: r.alpn, tls_version: r.tlsVersion, method: r.method, host: r.host, path: r.path,
+        route: r.route, cluster: r.cluster, endpoint: r.endpoint, status: r.status, error: r.error,
+        bytes_in: r.bytesIn, bytes_out: r.bytesOut, duration_ms: round3(r.durationMs), upstream_ms: round3(r.upstreamMs),
+        config_version: r.configVersion,
+      }, 'access');
+    }
+  }
+
+  private async openAdmin(snap: ConfigSnapshot): Promise<void> {
+    const key = JSON.stringify(snap.admin);
+    if (this.admin !== null && key === this.adminKey) return;
+    if (this.admin !== null) await this.admin.close();
+    const admin = new AdminServer(this.metrics, {
+      ready: () => this.readyFlag && !this.draining,
+      reload: () => this.reload('admin'),
+      status: () => ({ version: this.snapshot.version, config: this.snapshot.source, listeners: Object.fromEntries(this.ports()), clusters: this.clusters.names, draining: this.draining }),
+      netstat: () => ({ connections: [] }),
+    });
+    const a = snap.admin;
+    const bound = await admin.listen({ address: a.address, port: a.port ?? null, socket: a.socket ?? null });
+    this.admin = admin;
+    this.adminKey = key;
+    if (bound.port !== null) this.log.info({ listener: 'admin', address: a.address, port: bound.port }, 'listener ready');
+    if (bound.socket !== null) this.log.info({ socket: bound.socket }, 'admin socket ready');
+  }
+
+  /** Reloads run one at a time; each either swaps everything or changes nothing. */
+  reload(trigger: string): Promise<ReloadOutcome> {
+    const next = this.reloadChain.then(() => this.reloadOnce(trigger));
+    this.reloadChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadOnce(trigger: string): Promise<ReloadOutcome> {
+    if (this.draining) return { ok: false, version: this.snapshot.version, problems: ['draining: reload refused'] };
+    const version = this.snapshot.version + 1;
+    let snap: ConfigSnapshot;
+    let certs: Map<string, CertStore>;
+    try {
+      snap = await this.load(version);
+      certs = await this.buildCertStores(snap);
+      this.clusters.update(snap.clusters);
+    } catch (err) {
+      const problems = problemLines(err);
+      this.metrics.configReloads.inc({ result: err instanceof SluiceError && err.code === 'SLUICE_CONFIG_INVALID' ? 'invalid' : 'error' });
+      this.log.error({ trigger, version: this.snapshot.version, problems }, 'config reload rejected; the previous config keeps serving');
+      return { ok: false, version: this.snapshot.version, problems };
+    }
+    this.snapshot = snap;
+    this.gateway.setRuntime({ version: snap.version, routes: snap.routes, clusters: this.clusters });
+    await this.applyListeners(snap, certs);
+    await this.openAdmin(snap);
+    this.metrics.configVersion.set(snap.version);
+    this.metrics.configReloads.inc({ result: 'ok' });
+    this.log.info({ trigger, version: snap.version }, 'config reloaded');
+    return { ok: true, version: snap.version, problems: [] };
+  }
+
+  /** Same bind: swap certificates and limits in place. New or changed bind: open, then close the old one. */
+  private async applyListeners(snap: ConfigSnapshot, certs: Map<string, CertStore>): Promise<void> {
+    const wanted = new Set(snap.listeners.map((l) => l.name));
+    for (const spec of snap.listeners) {
+      const cur = this.listeners.get(spec.name);
+      const store = certs.get(spec.name) ?? null;
+      if (cur && cur.bindKey === bindKey(spec)) {
+        cur.spec = spec;
+        cur.http1 = http1Options(spec);
+        if (store) cur.listener.setCertStore(store);
+        continue;
+      }
+      if (cur) {
+        this.listeners.delete(spec.name);
+        await this.retire(cur);
+      }
+      await this.openListener(spec, store);
+    }
+    for (const [name, cur] of this.listeners) {
+      if (wanted.has(name)) continue;
+      this.listeners.delete(name);
+      await this.retire(cur);
+    }
+  }
+
+  private async retire(l: RunningListener): Promise<void> {
+    await l.listener.close();
+    for (const s of l.sessions) s.drain();
+  }
+
+  private watchConfig(): void {
+    try {
+      this.watcher = watch(this.opts.configPath, () => {
+        if (this.watchTimer) clearTimeout(this.watchTimer);
+        this.watchTimer = setTimeout(() => {
+          this.watchTimer = null;
+          void this.reload('file_change');
+        }, WATCH_DEBOUNCE_MS);
+      });
+      this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'config watch stopped'));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot watch the config file; reload with SIGHUP or the admin API');
+    }
+  }
+
+  /**
+   * Stop accepting, let in-flight requests finish (idle keep-alive connections close at once),
+   * and after `timeoutMs` close whatever is left. Resolves when everything is closed.
+   */
+  async shutdown(timeoutMs = this.snapshot.drainTimeoutMs): Promise<{ forced: number }> {
+    this.draining = true;
+    this.watcher?.close();
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    const all = [...this.listeners.values()];
+    await Promise.all(all.map((l) => l.listener.close()));
+    for (const l of all) for (const s of l.sessions) s.drain();
+    const deadline = Date.now() + timeoutMs;
+    while (all.some((l) => l.sessions.size > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    let forced = 0;
+    for (const l of all) {
+      for (const s of l.sessions) {
+        forced++;
+        s.conn.destroy('draining');
+      }
+    }
+    await this.clusters.close();
+    await this.admin?.close();
+    return { forced };
+  }
+}
+
+function bindKey(spec: ListenerSpec): string {
+  return JSON.stringify({ a: spec.address, p: spec.port, t: spec.transport, tls: spec.tls ? { alpn: spec.tls.alpn, v: spec.tls.min_version, st: spec.tls.session_tickets } : null });
+}
+
+function http1Options(spec: ListenerSpec): Http1Options {
+  const h = spec.http;
+  return {
+    scheme: spec.tls ? 'https' : 'http',
+    maxRequestLineBytes: h.max_request_line_bytes,
+    maxHeaderBytes: h.max_header_bytes,
+    maxHeaderCount: h.max_header_count,
+    maxBodyBytes: h.max_body_bytes,
+    headersTimeoutMs: h.headers_timeout_ms,
+    idleTimeoutMs: h.idle_timeout_ms,
+    maxPipelined: 16,
+    maxRequestsPerConnection: h.max_requests_per_connection,
+  };
+}
+
+/** Wrap a connection so `cb` runs once when it closes, whoever consumes it. */
+function onClose(conn: Connection, cb: () => void): Connection {
+  const setHandler = conn.setHandler.bind(conn);
+  conn.setHandler = (h: ConnectionHandler) => {
+    const inner = h.onClose.bind(h);
+    h.onClose = (reason, error) => {
+      cb();
+      inner(reason, error);
+    };
+    setHandler(h);
+  };
+  return conn;
+}
+
+function problemLines(err: unknown): string[] {
+  if (err instanceof SluiceError && err.code === 'SLUICE_CONFIG_INVALID' && Array.isArray(err.detail.problems)) {
+    return formatProblems(err.detail.problems as Parameters<typeof formatProblems>[0]).split('\n');
+  }
+  return [err instanceof Error ? err.message : String(err)];
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
