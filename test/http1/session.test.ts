@@ -384,3 +384,80 @@ t.test('response splitting refused: the handler gets a SluiceError, nothing is w
   t.notMatch(data.toString(), /evil/);
   t.equal(parseResponses(data)[0].status, 500);
 });
+
+t.test('a held (later) response says wait above its mark and drains once it becomes current', async (t) => {
+  const big = Buffer.alloc(300 * 1024, 0x62);
+  let sawFalse = false;
+  const srv = await startServer((ex) => {
+    if (ex.head.path === '/1') {
+      setTimeout(() => reply(ex, 200, 'first'), 150);
+      return;
+    }
+    ex.respond({ status: 200, headers: [], contentLength: big.length });
+    let off = 0;
+    const pump = (): void => {
+      while (off < big.length) {
+        const ok = ex.write(big.subarray(off, off + 16384));
+        off += 16384;
+        if (!ok) {
+          sawFalse = true;
+          return;
+        }
+      }
+      ex.end();
+    };
+    ex.onDrain(pump);
+    pump();
+  });
+  t.teardown(() => srv.close());
+  const { data } = await rawExchange(srv.port, ['GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n'], { timeoutMs: 800 });
+  const rs = parseResponses(data);
+  t.equal(rs.length, 2);
+  t.equal(rs[0].body, 'first');
+  t.equal(rs[1].body.length, big.length);
+  t.ok(rs[1].body === big.toString('latin1'), 'second body intact');
+  t.ok(sawFalse, 'write() returned false while held');
+});
+
+t.test('handler mistakes: a throw becomes 500 + close; a short body resets; a long body throws', async (t) => {
+  let longErr: unknown = null;
+  const srv = await startServer((ex) => {
+    if (ex.head.path === '/throw') throw new Error('boom');
+    if (ex.head.path === '/short') {
+      ex.respond({ status: 200, headers: [], contentLength: 10 });
+      ex.write(Buffer.from('abc'));
+      ex.end();
+      return;
+    }
+    ex.respond({ status: 200, headers: [], contentLength: 2 });
+    try {
+      ex.write(Buffer.from('abc'));
+    } catch (e) {
+      longErr = e;
+    }
+    ex.write(Buffer.from('ab'));
+    ex.end();
+  });
+  t.teardown(() => srv.close());
+  const a = await rawExchange(srv.port, ['GET /throw HTTP/1.1\r\nHost: x\r\n\r\n'], { timeoutMs: 1000 });
+  t.ok(a.closed);
+  const r = parseResponses(a.data)[0];
+  t.equal(r.status, 500);
+  t.match(JSON.parse(r.body).detail, /boom/);
+  const b = await rawExchange(srv.port, ['GET /short HTTP/1.1\r\nHost: x\r\n\r\n'], { timeoutMs: 1000 });
+  t.ok(b.closed, 'closed: the client must not wait for 7 bytes that never come');
+  t.match(b.data.toString(), /content-length: 10\r\n\r\nabc$/);
+  const c = await rawExchange(srv.port, ['GET /long HTTP/1.1\r\nHost: x\r\n\r\n'], { timeoutMs: 300 });
+  t.match(longErr, { code: 'SLUICE_HTTP_RESPONSE_INVALID' });
+  t.equal(parseResponses(c.data)[0].body, 'ab', 'framing intact');
+});
+
+t.test('events observer sees requests and protocol errors by reason', async (t) => {
+  const reqs: string[] = [];
+  const errs: string[] = [];
+  const srv = await startServer((ex) => reply(ex, 200, 'ok'), {}, { onRequest: (h) => reqs.push(h.path), onProtocolError: (reason) => errs.push(reason) });
+  t.teardown(() => srv.close());
+  await rawExchange(srv.port, ['GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'], { timeoutMs: 1000 });
+  t.same(reqs, ['/a']);
+  t.same(errs, ['http_not_implemented']);
+});
