@@ -10,6 +10,7 @@
 
 import type { NetStats } from './stats.js';
 import { copyBytes } from './wire/bytes.js';
+import { macHigh, macLow, writeMacParts } from './wire/ethernet.js';
 
 export interface ArpOptions {
   /** How long an answer is trusted (ms). */
@@ -30,6 +31,9 @@ interface Entry {
   ip: number;
   /** 48-bit MAC, or -1 while INCOMPLETE. */
   mac: number;
+  /** The MAC as int32 halves, for writing frames without boxing (see macHigh). */
+  macHi: number;
+  macLo: number;
   state: number;
   /** REACHABLE: when confirmation lapses. INCOMPLETE/PROBE: when the next request is due. */
   timer: number;
@@ -46,8 +50,12 @@ export class ArpCache {
   readonly retryMs: number;
   readonly maxRetries: number;
   readonly maxEntries: number;
+  /**
+   * Keyed by the address as int32 (`ip | 0`): int32 values are small integers to V8, so lookups
+   * never box a heap number the way uint32 addresses >= 128.0.0.0 would.
+   */
   private readonly entries = new Map<number, Entry>();
-  /** Addresses whose request must go out at the next output(). */
+  /** Keys (int32) of entries whose request must go out at the next output(). */
   private readonly due: number[] = [];
   private deadline = Infinity;
 
@@ -73,7 +81,7 @@ export class ArpCache {
    * an INCOMPLETE entry is created and a request is queued for the next output().
    */
   lookup(ip: number, now: number): number {
-    const e = this.entries.get(ip);
+    const e = this.entries.get(ip | 0);
     if (e !== undefined) {
       if (e.state === INCOMPLETE) return -1;
       e.usedAt = now;
@@ -83,15 +91,39 @@ export class ArpCache {
     return -1;
   }
 
+  /** Start resolving `ip` unless it has an entry; true when its MAC is known. */
+  ensure(ip: number, now: number): boolean {
+    const e = this.entries.get(ip | 0);
+    if (e !== undefined) return e.state !== INCOMPLETE;
+    this.insert(ip, -1, INCOMPLETE, now);
+    return false;
+  }
+
+  /**
+   * The per-frame form of lookup(): write the MAC for `ip` as 6 bytes at buf[off] (an Ethernet
+   * destination field) and return true; or start resolution and return false.
+   */
+  resolve(ip: number, now: number, buf: Uint8Array, off: number): boolean {
+    const e = this.entries.get(ip | 0);
+    if (e !== undefined) {
+      if (e.state === INCOMPLETE) return false;
+      e.usedAt = now;
+      writeMacParts(buf, off, e.macHi, e.macLo);
+      return true;
+    }
+    this.insert(ip, -1, INCOMPLETE, now);
+    return false;
+  }
+
   /** The MAC for `ip` without starting resolution or marking use; -1 when unknown. */
   peek(ip: number): number {
-    const e = this.entries.get(ip);
+    const e = this.entries.get(ip | 0);
     return e === undefined || e.state === INCOMPLETE ? -1 : e.mac;
   }
 
   /** True while `ip` has an entry (resolved or still resolving). */
   has(ip: number): boolean {
-    return this.entries.has(ip);
+    return this.entries.has(ip | 0);
   }
 
   /**
@@ -101,7 +133,7 @@ export class ArpCache {
    * unknown addresses are ignored, which keeps strangers from filling the table.
    */
   learn(ip: number, mac: number, now: number, create: boolean): boolean {
-    const e = this.entries.get(ip);
+    const e = this.entries.get(ip | 0);
     if (e === undefined) {
       if (!create) return false;
       this.insert(ip, mac, REACHABLE, now);
@@ -109,6 +141,8 @@ export class ArpCache {
       return true;
     }
     e.mac = mac;
+    e.macHi = macHigh(mac);
+    e.macLo = macLow(mac);
     e.state = REACHABLE;
     e.timer = now + this.reachableMs;
     e.sent = 0;
@@ -157,11 +191,10 @@ export class ArpCache {
    */
   popDue(): number {
     while (this.due.length > 0) {
-      const ip = this.due.pop()!;
-      const e = this.entries.get(ip);
+      const e = this.entries.get(this.due.pop()!);
       if (e !== undefined && e.queued) {
         e.queued = false;
-        return ip;
+        return e.ip;
       }
     }
     return -1;
@@ -173,7 +206,7 @@ export class ArpCache {
   }
 
   requestSent(ip: number, now: number): void {
-    const e = this.entries.get(ip);
+    const e = this.entries.get(ip | 0);
     if (e === undefined) return;
     e.sent++;
     e.timer = now + this.retryMs;
@@ -198,19 +231,19 @@ export class ArpCache {
     const out: { ip: number; mac: number; state: 'incomplete' | 'reachable' | 'probe'; timerMs: number }[] = [];
     for (const e of this.entries.values()) {
       const state = e.state === INCOMPLETE ? 'incomplete' : e.state === REACHABLE ? 'reachable' : 'probe';
-      out.push({ ip: e.ip, mac: e.mac, state, timerMs: e.timer - now });
+      out.push({ ip: e.ip >>> 0, mac: e.mac, state, timerMs: e.timer - now });
     }
     return out;
   }
 
   private queue(e: Entry): void {
     e.queued = true;
-    this.due.push(e.ip);
+    this.due.push(e.ip | 0);
   }
 
   private remove(e: Entry): void {
     e.queued = false;
-    this.entries.delete(e.ip);
+    this.entries.delete(e.ip | 0);
   }
 
   private insert(ip: number, mac: number, state: number, now: number): void {
@@ -218,6 +251,8 @@ export class ArpCache {
     const e: Entry = {
       ip,
       mac,
+      macHi: mac < 0 ? 0 : macHigh(mac),
+      macLo: mac < 0 ? 0 : macLow(mac),
       state,
       timer: state === REACHABLE ? now + this.reachableMs : now,
       sent: 0,
@@ -225,7 +260,7 @@ export class ArpCache {
       usedAt: now,
       queued: false,
     };
-    this.entries.set(ip, e);
+    this.entries.set(ip | 0, e);
     if (state === INCOMPLETE) {
       this.queue(e);
       this.deadline = now;

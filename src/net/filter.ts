@@ -66,7 +66,8 @@ export function parseCidr(value: unknown, path: string): Cidr {
 
 /**
  * A set of prefixes answered with one Set lookup per distinct prefix length (at most 33), so the
- * per-packet cost does not grow with the number of rules.
+ * per-packet cost does not grow with the number of rules. Networks are stored as int32 (`ip & mask`
+ * is int32 already): small integers to V8, so a lookup boxes nothing.
  */
 class PrefixSet {
   private readonly masks: number[] = [];
@@ -77,7 +78,7 @@ class PrefixSet {
     for (const c of cidrs) {
       let s = byLen.get(c.prefixLength);
       if (s === undefined) byLen.set(c.prefixLength, (s = new Set()));
-      s.add(c.network);
+      s.add(c.network | 0);
     }
     for (const len of [...byLen.keys()].sort((a, b) => a - b)) {
       this.masks.push(prefixMask(len));
@@ -90,7 +91,7 @@ class PrefixSet {
   }
 
   has(ip: number): boolean {
-    for (let i = 0; i < this.masks.length; i++) if (this.nets[i].has((ip & this.masks[i]) >>> 0)) return true;
+    for (let i = 0; i < this.masks.length; i++) if (this.nets[i].has(ip & this.masks[i])) return true;
     return false;
   }
 }
@@ -136,11 +137,12 @@ export class PacketFilter {
   readonly maxTrackedSources: number;
   private readonly path: string;
   private compiled: Compiled;
-  /** Source -> bucket slot; Map order is least recently active first (touch = delete + set). */
+  /** Source (int32) -> bucket slot; Map order is least recently active first (touch = delete + set). */
   private readonly buckets = new Map<number, number>();
   private readonly tokens: Float64Array;
   private readonly last: Float64Array;
   private readonly freeSlots: number[] = [];
+  /** Source (int32) -> open connections. */
   private readonly conns = new Map<number, number>();
 
   constructor(
@@ -182,7 +184,7 @@ export class PacketFilter {
   }
 
   connectionsFrom(src: number): number {
-    return this.conns.get(src) ?? 0;
+    return this.conns.get(src | 0) ?? 0;
   }
 
   /** Source address check for every TCP segment; counts filter_deny when refused. */
@@ -214,19 +216,22 @@ export class PacketFilter {
 
   /** TCP reports a connection from `src` counted against its limit (call once per connection). */
   connectionOpened(src: number): void {
-    this.conns.set(src, (this.conns.get(src) ?? 0) + 1);
+    const k = src | 0;
+    this.conns.set(k, (this.conns.get(k) ?? 0) + 1);
   }
 
   /** TCP reports that connection is gone; unknown sources are ignored (never below zero). */
   connectionClosed(src: number): void {
-    const n = this.conns.get(src);
+    const k = src | 0;
+    const n = this.conns.get(k);
     if (n === undefined) return;
-    if (n <= 1) this.conns.delete(src);
-    else this.conns.set(src, n - 1);
+    if (n <= 1) this.conns.delete(k);
+    else this.conns.set(k, n - 1);
   }
 
   private takeToken(src: number, now: number, rate: number, burst: number): boolean {
-    let slot = this.buckets.get(src);
+    const key = src | 0; // int32 keys: no boxing (see PrefixSet)
+    let slot = this.buckets.get(key);
     if (slot === undefined) {
       if (this.freeSlots.length === 0) {
         // Evict the least recently active source. Its bucket has had the longest to refill, so
@@ -240,13 +245,13 @@ export class PacketFilter {
       this.tokens[slot] = burst;
       this.last[slot] = now;
     } else {
-      this.buckets.delete(src);
+      this.buckets.delete(key);
       if (now > this.last[slot]) {
         this.tokens[slot] = Math.min(burst, this.tokens[slot] + ((now - this.last[slot]) * rate) / 1000);
         this.last[slot] = now;
       }
     }
-    this.buckets.set(src, slot);
+    this.buckets.set(key, slot);
     if (this.tokens[slot] >= 1) {
       this.tokens[slot] -= 1;
       return true;

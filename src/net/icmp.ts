@@ -78,7 +78,7 @@ export interface IcmpOptions {
 }
 
 export class IcmpLayer {
-  /** Called for each echo reply received (diagnostics: `sluice` health probes, tests). */
+  /** Called for each echo reply received (diagnostics: `sluice` health probes, tests); src is uint32. */
   onEchoReply: ((src: number, id: number, seq: number, now: number) => void) | null = null;
   private readonly echoBucket: TokenBucket;
   private readonly errorBucket: TokenBucket;
@@ -105,7 +105,7 @@ export class IcmpLayer {
     const type = icmpType(buf, off);
     if (type === ICMP_ECHO_REPLY) {
       this.stats.icmp.echoRepliesReceived++;
-      if (this.onEchoReply !== null) this.onEchoReply(src, icmpEchoId(buf, off), icmpEchoSeq(buf, off), now);
+      if (this.onEchoReply !== null) this.onEchoReply(src >>> 0, icmpEchoId(buf, off), icmpEchoSeq(buf, off), now);
       return null;
     }
     if (type !== ICMP_ECHO_REQUEST) return 'icmp_ignored';

@@ -5,13 +5,13 @@
 // that would not fit are dropped), so there is no fragmentation on output.
 
 import {
-  ipDst,
+  ipDstI32,
   ipFragmentOffset,
   ipHeaderLength,
   ipId,
   ipMoreFragments,
   ipProtocol,
-  ipSrc,
+  ipSrcI32,
   ipTotalLength,
   IPV4_MAX_TOTAL,
   prefixMask,
@@ -19,10 +19,21 @@ import {
 import type { NetStats } from './stats.js';
 import { copyBytes } from './wire/bytes.js';
 
+/** nextHop() result when there is no route: outside both the uint32 and the int32 ranges. */
+export const NO_ROUTE = -0x1_0000_0001;
+
+/**
+ * Methods accept an address as uint32 or int32 (the same 32 bits; per-frame code uses int32, see
+ * ipSrcI32) and compare in int32 form.
+ */
 export class Ipv4Host {
   readonly mask: number;
   readonly network: number;
   readonly broadcast: number;
+  private readonly mask32: number;
+  private readonly network32: number;
+  private readonly broadcast32: number;
+  private readonly address32: number;
 
   /** `gateway` is -1 when there is none (only on-link destinations are reachable). */
   constructor(
@@ -33,16 +44,23 @@ export class Ipv4Host {
     this.mask = prefixMask(prefixLength);
     this.network = (address & this.mask) >>> 0;
     this.broadcast = (this.network | ~this.mask) >>> 0;
+    this.mask32 = this.mask | 0;
+    this.network32 = this.network | 0;
+    this.broadcast32 = this.broadcast | 0;
+    this.address32 = address | 0;
   }
 
   isOnLink(ip: number): boolean {
-    return ((ip & this.mask) >>> 0) === this.network;
+    return (ip & this.mask32) === this.network32;
   }
 
-  /** Where a datagram to `dst` goes at L2: `dst` itself on-link, else the gateway; -1 = no route. */
+  /**
+   * Where a datagram to `dst` goes at L2: `dst` itself on-link (in the form given), else the
+   * gateway (uint32), else NO_ROUTE. Callers key tables by `hop | 0`.
+   */
   nextHop(dst: number): number {
     if (this.isOnLink(dst)) return dst;
-    return this.gateway;
+    return this.gateway < 0 ? NO_ROUTE : this.gateway;
   }
 
   /**
@@ -53,8 +71,9 @@ export class Ipv4Host {
   isMartianSource(src: number): boolean {
     const top = src >>> 24;
     if (top === 0 || top === 127 || top >= 224) return true;
-    if (src === this.address) return true;
-    return this.prefixLength < 31 && src === this.broadcast;
+    const s32 = src | 0;
+    if (s32 === this.address32) return true;
+    return this.prefixLength < 31 && s32 === this.broadcast32;
   }
 }
 
@@ -134,6 +153,7 @@ export class Reassembler {
   /** Offset and length of the reassembled payload. */
   outOff = 0;
   outLen = 0;
+  /** Addresses in int32 form (`>>> 0` for uint32). */
   outSrc = 0;
   outDst = 0;
   outProto = 0;
@@ -196,8 +216,8 @@ export class Reassembler {
     // datagram cannot exceed 65535 bytes.
     if (len === 0 || (more && (len & 7) !== 0) || end + hl > IPV4_MAX_TOTAL) return 'fragment_bad';
 
-    const src = ipSrc(buf, off);
-    const dst = ipDst(buf, off);
+    const src = ipSrcI32(buf, off);
+    const dst = ipDstI32(buf, off);
     const proto = ipProtocol(buf, off);
     const id = ipId(buf, off);
     let d: Datagram | undefined;

@@ -13,7 +13,7 @@ import type { SegmentSink } from './tcp/sink.js';
 import { ArpCache, PendingQueue, type ArpOptions } from './arp.js';
 import { PacketFilter, type FilterRules } from './filter.js';
 import { IcmpLayer, type IcmpOptions, type IpOutput } from './icmp.js';
-import { Ipv4Host, Reassembler, type ReassemblyOptions } from './ipv4.js';
+import { Ipv4Host, NO_ROUTE, Reassembler, type ReassemblyOptions } from './ipv4.js';
 import { NetStats, type AcceptKind, type RxDropReason } from './stats.js';
 import {
   ARP_LEN,
@@ -28,7 +28,6 @@ import {
 } from './wire/arp.js';
 import { copyBytes } from './wire/bytes.js';
 import {
-  dstMac,
   ETH_HEADER_LEN,
   ETH_MIN_FRAME,
   ETHERTYPE_ARP,
@@ -38,18 +37,22 @@ import {
   etherType,
   isMulticastMac,
   MAC_BROADCAST,
+  macEquals,
   macFromBytes,
+  macHigh,
+  macLow,
   writeEthernet,
+  writeMacParts,
 } from './wire/ethernet.js';
 import {
   checkIpv4,
   IP_PROTO_ICMP,
   IP_PROTO_TCP,
-  ipDst,
+  ipDstI32,
   ipHeaderLength,
   ipIsFragment,
   ipProtocol,
-  ipSrc,
+  ipSrcI32,
   ipTotalLength,
   ipTtl,
   IPV4_FLAG_DF,
@@ -144,7 +147,11 @@ class BatchSink implements SegmentSink {
 export class NetStack implements PacketProcessor {
   readonly stats = new NetStats();
   readonly mac: number;
+  private readonly macHi: number;
+  private readonly macLo: number;
+  /** Our address, uint32. */
   readonly ip: number;
+  private readonly ip32: number;
   readonly mtu: number;
   readonly host: Ipv4Host;
   readonly arp: ArpCache;
@@ -170,9 +177,12 @@ export class NetStack implements PacketProcessor {
       throw configError('mac', opts.mac && opts.mac.length, 'must be a 6-byte MAC address');
     }
     this.mac = macFromBytes(opts.mac);
+    this.macHi = macHigh(this.mac);
+    this.macLo = macLow(this.mac);
     if (this.mac === 0 || isMulticastMac(this.mac)) throw configError('mac', Array.from(opts.mac), 'must be a unicast, non-zero MAC');
     this.ip = parseIpv4(opts.ip);
     if (this.ip < 0) throw configError('ip', opts.ip, 'is not a dotted-quad IPv4 address');
+    this.ip32 = this.ip | 0;
     if (!Number.isInteger(opts.prefixLength) || opts.prefixLength < 0 || opts.prefixLength > 32) {
       throw configError('prefixLength', opts.prefixLength, 'must be an integer 0-32');
     }
@@ -207,7 +217,7 @@ export class NetStack implements PacketProcessor {
       alloc(dst: number, payloadLen: number): number {
         allocAt = -1;
         const hop = self.host.nextHop(dst);
-        if (hop < 0) {
+        if (hop === NO_ROUTE) {
           self.stats.txDrop.no_route++;
           return -1;
         }
@@ -227,7 +237,7 @@ export class NetStack implements PacketProcessor {
       commit(dst: number, protocol: number, payloadLen: number): void {
         if (allocAt < 0) return;
         writeIpv4Header(pending.buf, allocAt, IPV4_MIN_HEADER + payloadLen, self.nextId(), IPV4_FLAG_DF, self.ttl, protocol, self.ip, dst);
-        self.arp.lookup(allocHop, self.lastNow); // starts resolution if needed
+        self.arp.ensure(allocHop, self.lastNow); // starts resolution if needed
         self.kick = true;
         allocAt = -1;
       },
@@ -276,11 +286,12 @@ export class NetStack implements PacketProcessor {
 
   private dispatch(buf: Uint8Array, off: number, len: number, now: number): RxDropReason | AcceptKind | 'counted' {
     if (len < ETH_HEADER_LEN || off < 0 || off + len > buf.length) return 'short_frame';
-    const dst = dstMac(buf, off);
-    if (dst !== this.mac && dst !== MAC_BROADCAST) return 'not_for_us';
+    // Compared as int32 halves: a 48-bit number here would be a heap number per frame.
+    const unicast = macEquals(buf, off, this.macHi, this.macLo);
+    if (!unicast && !macEquals(buf, off, 0xffff, -1)) return 'not_for_us';
     const type = etherType(buf, off);
     if (type === ETHERTYPE_IPV4) {
-      if (dst !== this.mac) return 'not_for_us'; // IPv4 to the broadcast MAC: not unicast to us
+      if (!unicast) return 'not_for_us'; // IPv4 to the broadcast MAC: not unicast to us
       return this.ipInput(buf, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN, now);
     }
     if (type === ETHERTYPE_ARP) return this.arpInput(buf, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN, now);
@@ -323,9 +334,10 @@ export class NetStack implements PacketProcessor {
   private ipInput(buf: Uint8Array, o: number, len: number, now: number): RxDropReason | AcceptKind | 'counted' {
     const err = checkIpv4(buf, o, len);
     if (err !== null) return err;
-    const dst = ipDst(buf, o);
-    if (dst !== this.ip) return 'not_for_us';
-    const src = ipSrc(buf, o);
+    // int32 forms on the per-frame path (see ipSrcI32); uint32 again only at the TCP boundary.
+    const dst = ipDstI32(buf, o);
+    if (dst !== this.ip32) return 'not_for_us';
+    const src = ipSrcI32(buf, o);
     if (this.host.isMartianSource(src)) return 'bad_ip_source';
     // A router would never forward TTL 0; a host keeps TTL 1 (RFC 1122 3.2.1.7).
     if (ipTtl(buf, o) === 0) return 'ttl';
@@ -359,7 +371,8 @@ export class NetStack implements PacketProcessor {
       if (this.transport === null) return 'no_transport';
       // A connection-opening SYN (SYN without ACK) passes the per-source limits first.
       if ((buf[off + TCP_FLAGS_OFFSET] & (TCP_SYN | TCP_ACK)) === TCP_SYN && !this.filter.allowSyn(src, now)) return 'counted';
-      this.transport.input(src, dst, buf, off, len, now);
+      // The TransportProtocol/SegmentSink contract is uint32 addresses.
+      this.transport.input(src >>> 0, dst >>> 0, buf, off, len, now);
       return 'tcp';
     }
     if (proto === IP_PROTO_ICMP) return this.icmp.input(src, buf, off, len, now) ?? 'icmp';
@@ -409,11 +422,6 @@ export class NetStack implements PacketProcessor {
         p.removeAt(i);
         continue;
       }
-      const mac = this.arp.lookup(hop, now);
-      if (mac < 0) {
-        i++;
-        continue;
-      }
       const len = p.lengthAt(i);
       if (ETH_HEADER_LEN + len > size) {
         this.stats.txDrop.too_big++;
@@ -421,7 +429,11 @@ export class NetStack implements PacketProcessor {
         continue;
       }
       const slot = n * size;
-      writeEthernet(data, slot, mac, this.mac, ETHERTYPE_IPV4);
+      if (!this.arp.resolve(hop, now, data, slot)) {
+        i++;
+        continue;
+      }
+      this.writeEthernetSource(data, slot);
       copyBytes(data, slot + ETH_HEADER_LEN, p.buf, p.offsetAt(i), len);
       batch.lengths[n++] = this.pad(data, slot, ETH_HEADER_LEN + len);
       p.removeAt(i);
@@ -454,19 +466,25 @@ export class NetStack implements PacketProcessor {
     const ipLen = IPV4_MIN_HEADER + payloadLen;
     writeIpv4Header(data, slot + ETH_HEADER_LEN, ipLen, this.nextId(), IPV4_FLAG_DF, this.ttl, proto, src, dst);
     const hop = this.host.nextHop(dst);
-    if (hop < 0) {
+    if (hop === NO_ROUTE) {
       this.stats.txDrop.no_route++;
       return false;
     }
-    const mac = this.arp.lookup(hop, now);
-    if (mac < 0) {
+    if (!this.arp.resolve(hop, now, data, slot)) {
       if (this.pending.park(hop, data, slot + ETH_HEADER_LEN, ipLen)) this.kick = true;
       else this.stats.txDrop.arp_queue_full++;
       return false;
     }
-    writeEthernet(data, slot, mac, this.mac, ETHERTYPE_IPV4);
+    this.writeEthernetSource(data, slot);
     batch.lengths[slot / batch.slotSize] = this.pad(data, slot, ETH_HEADER_LEN + ipLen);
     return true;
+  }
+
+  /** Source MAC and IPv4 EtherType after a destination resolve() already wrote. */
+  private writeEthernetSource(data: Uint8Array, slot: number): void {
+    writeMacParts(data, slot + 6, this.macHi, this.macLo);
+    data[slot + 12] = ETHERTYPE_IPV4 >>> 8;
+    data[slot + 13] = ETHERTYPE_IPV4 & 0xff;
   }
 
   private writeArpFrame(data: Uint8Array, slot: number, op: number, ethDst: number, targetMac: number, targetIp: number): void {

@@ -35,6 +35,34 @@ export function writeMac(buf: Uint8Array, off: number, mac: number): void {
   buf[off + 5] = lo;
 }
 
+/**
+ * The same MAC as two small integers (high 16 bits, low 32 bits as int32). On per-frame paths a
+ * 48-bit number returned or passed through a non-inlined call becomes a heap number in V8; two
+ * int32 halves never do.
+ */
+export function macHigh(mac: number): number {
+  return Math.floor(mac / TWO32);
+}
+export function macLow(mac: number): number {
+  return mac % TWO32 | 0;
+}
+export function writeMacParts(buf: Uint8Array, off: number, hi: number, lo: number): void {
+  buf[off] = hi >>> 8;
+  buf[off + 1] = hi;
+  buf[off + 2] = lo >>> 24;
+  buf[off + 3] = lo >>> 16;
+  buf[off + 4] = lo >>> 8;
+  buf[off + 5] = lo;
+}
+
+/** buf[off, off + 6) equals the MAC given as halves (no 48-bit number is built). */
+export function macEquals(buf: Uint8Array, off: number, hi: number, lo: number): boolean {
+  return (
+    ((buf[off] << 8) | buf[off + 1]) === hi &&
+    ((buf[off + 2] << 24) | (buf[off + 3] << 16) | (buf[off + 4] << 8) | buf[off + 5]) === lo
+  );
+}
+
 export function macFromBytes(mac: Uint8Array): number {
   if (mac.length !== 6) throw new RangeError(`MAC address must be 6 bytes, got ${mac.length}`);
   return readMac(mac, 0);

@@ -83,6 +83,18 @@ export function ipDst(buf: Uint8Array, off: number): number {
   return ((buf[off + 16] << 24) | (buf[off + 17] << 16) | (buf[off + 18] << 8) | buf[off + 19]) >>> 0;
 }
 
+/**
+ * The same addresses as int32 (198.18.0.1 = -971898879; `x >>> 0` gives the uint32). Per-frame
+ * code uses these: V8 keeps int32 values as small integers, while a uint32 >= 2^31 (any address
+ * from 128.0.0.0 up) becomes a heap allocation whenever it crosses a call that is not inlined.
+ */
+export function ipSrcI32(buf: Uint8Array, off: number): number {
+  return (buf[off + 12] << 24) | (buf[off + 13] << 16) | (buf[off + 14] << 8) | buf[off + 15];
+}
+export function ipDstI32(buf: Uint8Array, off: number): number {
+  return (buf[off + 16] << 24) | (buf[off + 17] << 16) | (buf[off + 18] << 8) | buf[off + 19];
+}
+
 export function writeIpv4Address(buf: Uint8Array, off: number, ip: number): void {
   buf[off] = ip >>> 24;
   buf[off + 1] = ip >>> 16;
