@@ -220,8 +220,9 @@ Napi::Value TapTxBurst(const Napi::CallbackInfo& info) {
       int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) break;
-      // This frame is malformed for the device (too short, too long): drop it, keep going.
-      if (err == EINVAL || err == EMSGSIZE) {
+      // EINVAL/EMSGSIZE: this frame is malformed for the device; EIO: the interface is down
+      // (tun refuses writes then). Either way the frame is dropped, as a NIC without link would.
+      if (err == EINVAL || err == EMSGSIZE || err == EIO) {
         dropped++;
         i++;
         continue;

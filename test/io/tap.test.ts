@@ -172,6 +172,22 @@ t.test('frames longer than the rx slot are dropped and counted, not truncated', 
   t.equal(port.counters().rxDropped, before + 1, 'the 542-byte echo reply was dropped at a 128-byte slot');
 });
 
+t.test('an interface set down drops tx frames (counted) instead of failing; up again, they flow', { skip }, async (t) => {
+  const { port, ns: NS } = tapInNamespace(t);
+  const tx = createFrameBatch(4, port.frameMax);
+  const rx = createFrameBatch(8, port.frameMax);
+  sh('ip', ['-n', NS, 'link', 'set', port.name, 'down']);
+  const probe = arpFrame(1, port.mac, ipBytes(STACK_IP), new Uint8Array(6), ipBytes(KERNEL_IP), new Uint8Array(6).fill(0xff));
+  t.equal(send(port, tx, [probe, probe, probe]), 3, 'all three consumed');
+  t.same(port.counters(), { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxDropped: 0, txDropped: 3 }, 'and counted as dropped (EIO)');
+  t.equal(port.rxBurst(rx), 0, 'a down interface reads as empty');
+  sh('ip', ['-n', NS, 'link', 'set', port.name, 'up']);
+  t.equal(send(port, tx, [probe]), 1);
+  const r = await receive(port, rx, (s) => s.arp?.op === 2 && s.arp.senderIp === KERNEL_IP);
+  t.ok(r.match, 'the kernel answers once the link is up');
+  t.equal(port.counters().txFrames, 1);
+});
+
 t.test('errors are typed: bad name, closed port, no privilege', { skip }, async (t) => {
   const bad = (() => {
     try {
