@@ -322,7 +322,10 @@ class Attempt implements Dispatcher.DispatchHandler {
   get responseBytes(): boolean {
     if (this.#headSeen) return true;
     const a = this.#assignment;
-    return a !== null && a.socket !== null && a.socket.bytesRead > a.bytesReadBefore;
+    if (a === null) return false;
+    // A reused socket we could not observe: assume the worst, so the request is never resent.
+    if (a.socket === null) return a.reused;
+    return a.socket.bytesRead > a.bytesReadBefore;
   }
 
   resume(): void {

@@ -364,7 +364,7 @@ t.test('a request on a fresh connection that is reset is not retried', async (t)
 t.test('abort stops the upstream request: the upstream sees its connection close', async (t) => {
   let closed!: () => void;
   const upstreamClosed = new Promise<void>((r) => (closed = r));
-  const up = await httpUpstream((req, res) => {
+  const up = await httpUpstream((_req, res) => {
     res.writeHead(200);
     res.write('partial');
     res.on('close', () => closed());
