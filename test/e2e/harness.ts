@@ -117,10 +117,17 @@ export function run(cmd: string, args: string[], opts: { input?: string | Buffer
 
 /** curl with -sS, returning status, headers and body separately. */
 export async function curl(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<{ status: number; headers: Map<string, string>; body: string; code: number | null; stderr: string }> {
-  const r = await run('curl', ['-sS', '-D', '/dev/stderr', '--max-time', '20', ...args], opts);
-  // -D /dev/stderr puts the response head on stderr, before any curl error text.
-  const heads = r.stderr.split(/\r\n\r\n/).filter((h) => h.startsWith('HTTP/'));
-  const last = heads[heads.length - 1] ?? '';
+  // Heads go to stdout before the body (-D -): /dev/stderr cannot be opened when stderr is a
+  // socket, which is what Node gives a child, and curl 7.88 crashes on that.
+  const r = await run('curl', ['-sS', '-D', '-', '--max-time', '20', ...args], opts);
+  let rest = r.stdout;
+  let last = '';
+  while (rest.startsWith('HTTP/')) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    last = rest.slice(0, end);
+    rest = rest.slice(end + 4);
+  }
   const lines = last.split('\r\n');
   const status = Number(lines[0]?.split(' ')[1] ?? 0);
   const headers = new Map<string, string>();
@@ -128,5 +135,5 @@ export async function curl(args: string[], opts: { input?: string | Buffer; time
     const i = l.indexOf(':');
     if (i > 0) headers.set(l.slice(0, i).toLowerCase(), l.slice(i + 1).trim());
   }
-  return { status, headers, body: r.stdout, code: r.code, stderr: r.stderr };
+  return { status, headers, body: rest, code: r.code, stderr: r.stderr };
 }
