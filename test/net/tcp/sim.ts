@@ -219,6 +219,25 @@ export class SimNet {
     return true;
   }
 
+  /**
+   * Process everything due at `now` (a real clock, for tests that run on Node's event loop) and
+   * return the time of the next event: a packet arrival or a layer deadline.
+   */
+  pump(now: number): number {
+    if (now > this.now) this.now = now;
+    for (let i = 0; i < 1000; i++) {
+      const sent = this.flush();
+      const got = this.deliverDue();
+      if (sent === 0 && got === 0) break;
+    }
+    let next = this.queue.length > 0 ? this.queue[0].at : Infinity;
+    for (const layer of this.hosts.values()) {
+      const d = layer.nextDeadline();
+      if (d < next) next = d;
+    }
+    return next;
+  }
+
   /** Advance simulated time by ms, processing everything on the way. */
   advance(ms: number): void {
     const end = this.now + ms;
@@ -303,5 +322,46 @@ export function parsed(seg: Uint8Array): { seq: number; ack: number; flags: numb
     flags: wire.flags(seg, 0),
     wnd: wire.windowField(seg, 0),
     len: seg.length - hl,
+  };
+}
+
+/**
+ * Drive a SimNet from Node's event loop with the real clock, the way the poll loop drives a
+ * stack: run what is due, then sleep until the next deadline or until a layer reports pending
+ * output (a write from application code). Returns a stop function.
+ */
+export function driveRealtime(net: SimNet): () => void {
+  const t0 = performance.now();
+  let imm: NodeJS.Immediate | null = null;
+  let tmo: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const clock = () => performance.now() - t0;
+  const tick = () => {
+    imm = null;
+    if (tmo !== null) {
+      clearTimeout(tmo);
+      tmo = null;
+    }
+    if (stopped) return;
+    schedule(net.pump(clock()));
+  };
+  const schedule = (next: number) => {
+    if (stopped || imm !== null) return;
+    const delay = next - clock();
+    if (delay <= 0) {
+      imm = setImmediate(tick);
+      return;
+    }
+    if (next === Infinity) return;
+    if (tmo !== null) clearTimeout(tmo);
+    tmo = setTimeout(tick, Math.min(Math.ceil(delay), 1000));
+  };
+  for (const layer of net.hosts.values()) layer.onOutputPending(() => schedule(0));
+  schedule(0);
+  return () => {
+    stopped = true;
+    if (imm !== null) clearImmediate(imm);
+    if (tmo !== null) clearTimeout(tmo);
+    for (const layer of net.hosts.values()) layer.onOutputPending(null);
   };
 }
