@@ -197,9 +197,13 @@ for _ in $(seq 1 100); do [ "$(curl -s --max-time 1 "http://127.0.0.1:$UP_PORT/"
 [ "$(curl -s --max-time 1 "http://127.0.0.1:$UP_PORT/" || true)" = "ok" ] || { echo "proxy.sh: upstream nginx did not start:" >&2; cat "$WORK/upstream.log" "$WORK/nginx-up/error.log" >&2; exit 1; }
 
 # --- Proxies ----------------------------------------------------------------------------------
-# All four: one worker, TLS 1.3 only, the same ECDSA P-256 certificate, ALPN http/1.1, library
-# default cipher suites and groups and session tickets, no access log, no cap on requests per client
-# connection, a keep-alive pool of up to 64 connections to the upstream.
+# All four: one worker, TLS 1.3 only, the same ECDSA P-256 certificate, ALPN http/1.1, Sluice's
+# TLS 1.3 suite order (src/tls/settings.ts: AES-128-GCM first, server's preference) and groups,
+# session tickets on, no access log, no per-connection request cap, a keep-alive pool of up to 64
+# connections to the upstream.
+SUITES=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+GROUPS_OPENSSL=X25519:prime256v1:secp384r1
+GROUPS_NODE=X25519:P-256:P-384
 start_sluice() {
   cat >"$WORK/sluice.yaml" <<EOF
 listeners:
@@ -267,6 +271,9 @@ http {
     ssl_certificate $WORK/cert.pem;
     ssl_certificate_key $WORK/key.pem;
     ssl_protocols TLSv1.3;
+    ssl_conf_command Ciphersuites $SUITES;
+    ssl_prefer_server_ciphers on;
+    ssl_ecdh_curve $GROUPS_OPENSSL;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -285,6 +292,8 @@ global
   nbthread 1
   maxconn 8000
   ssl-default-bind-options ssl-min-ver TLSv1.3
+  ssl-default-bind-ciphersuites $SUITES
+  ssl-default-bind-curves $GROUPS_NODE
 defaults
   mode http
   option http-keep-alive
@@ -306,7 +315,7 @@ EOF
 start_fastify() {
   (cd "$ROOT" && node -e 'require.resolve("fastify"); require.resolve("@fastify/http-proxy")' 2>/dev/null) ||
     { echo "proxy.sh: fastify / @fastify/http-proxy missing from node_modules (npm install)" >&2; return 1; }
-  start fastify "$PROXY_CORE" "$WORK/fastify.log" node "$ROOT/bench/peers/fastify-proxy.mjs" "$FASTIFY_PORT" "127.0.0.1:$UP_PORT" "$WORK/cert.pem" "$WORK/key.pem"
+  start fastify "$PROXY_CORE" "$WORK/fastify.log" node "$ROOT/bench/peers/fastify-proxy.mjs" "$FASTIFY_PORT" "127.0.0.1:$UP_PORT" "$WORK/cert.pem" "$WORK/key.pem" "$SUITES" "$GROUPS_NODE"
   wait_ok fastify "https://127.0.0.1:$FASTIFY_PORT/"
 }
 

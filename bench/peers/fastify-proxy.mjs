@@ -2,15 +2,15 @@
 // reverse proxy with an undici keep-alive pool to one upstream.
 // Plain ESM JavaScript on purpose: the measured process runs on bare `node`, with no TypeScript
 // loader hooks (tsx registers a hooks thread) sharing its pinned core.
-// Usage: node fastify-proxy.mjs PORT UPSTREAM_HOST:PORT CERT_PEM KEY_PEM
+// Usage: node fastify-proxy.mjs PORT UPSTREAM_HOST:PORT CERT_PEM KEY_PEM [TLS13_SUITES] [GROUPS]
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 
-const [portArg, upstream, certPath, keyPath] = process.argv.slice(2);
+const [portArg, upstream, certPath, keyPath, suites, groups] = process.argv.slice(2);
 const port = Number(portArg);
 if (!Number.isInteger(port) || port <= 0 || port > 65535 || !upstream || !certPath || !keyPath) {
-  process.stderr.write('usage: node fastify-proxy.mjs PORT UPSTREAM_HOST:PORT CERT_PEM KEY_PEM\n');
+  process.stderr.write('usage: node fastify-proxy.mjs PORT UPSTREAM_HOST:PORT CERT_PEM KEY_PEM [TLS13_SUITES] [GROUPS]\n');
   process.exit(2);
 }
 
@@ -23,6 +23,9 @@ const app = Fastify({
     key: readFileSync(keyPath),
     minVersion: 'TLSv1.3',
     ALPNProtocols: ['http/1.1'],
+    // The suite order and groups bench/proxy.sh gives every peer (Sluice's), server's preference.
+    ...(suites ? { ciphers: suites, honorCipherOrder: true } : {}),
+    ...(groups ? { ecdhCurve: groups } : {}),
   },
 });
 
