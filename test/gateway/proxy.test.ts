@@ -505,3 +505,19 @@ t.test('Expect: 100-continue is answered by the codec; the upstream gets the bod
   t.match(got, /HTTP\/1\.1 200 [^]*got hello$/);
   t.equal(expect, undefined, 'no Expect upstream');
 });
+
+t.test('echo: 100 MB up and the same 100 MB down at the same time, with bounded memory', async (t) => {
+  const up = await httpUpstream((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    req.pipe(res); // the upstream answers while the upload is still arriving
+  });
+  t.teardown(() => up.close());
+  const gw = await gateway(t, makeCluster(t, [up.address]));
+  let out = '';
+  const growth = await rssGrowth(async () => {
+    out = (await run('sh', ['-c', `head -c ${100 * MB} /dev/zero | curl -sS -T - -X POST -o /dev/null -w '%{http_code} %{size_download}' http://127.0.0.1:${gw.port}/echo`])).stdout;
+  });
+  t.equal(out, `200 ${100 * MB}`, 'every byte came back (curl counts chunked framing in its upload size, so only the download is compared)');
+  t.ok(growth < 150 * MB, `rss grew ${(growth / MB).toFixed(1)} MB (< 150 MB)`);
+  t.match(gw.results[0], { status: 200, error: null, bytesFromUpstream: 100 * MB });
+});
