@@ -115,6 +115,40 @@ class Locator {
     return best;
   }
 
+  /** The path of the innermost node around a source offset (for syntax errors); [] at top level. */
+  pathAt(offset: number): PathSegment[] {
+    const path: PathSegment[] = [];
+    const within = (n: unknown): boolean => {
+      const range = (n as { range?: [number, number, number] } | null)?.range;
+      return range !== undefined && range[0] <= offset && offset < range[2];
+    };
+    let node: unknown = this.doc.contents;
+    for (let depth = 0; depth < 64 && node !== null; depth++) {
+      let next: unknown = null;
+      if (isMap(node)) {
+        for (const pair of node.items) {
+          if (within(pair.value)) {
+            path.push(keyText(pair.key));
+            next = pair.value;
+            break;
+          }
+          if (within(pair.key)) {
+            path.push(keyText(pair.key));
+            return path;
+          }
+        }
+      } else if (isSeq(node)) {
+        const i = node.items.findIndex(within);
+        if (i >= 0) {
+          path.push(i);
+          next = node.items[i];
+        }
+      }
+      node = next;
+    }
+    return path;
+  }
+
   pos(offset: number): Located {
     return this.lines.pos(offset);
   }
@@ -575,9 +609,22 @@ export async function parseConfigText(text: string, file: string, opts: LoadOpti
   const problems = new Problems(file, locator);
 
   if (doc.errors.length > 0) {
+    // One syntax error often cascades into many on the same line; the first says what is wrong.
+    const seenLines = new Set<number>();
     for (const e of doc.errors) {
-      const { line, column } = locator.pos(e.pos[0]);
-      problems.list.push({ file, line, column, path: '', message: `YAML: ${e.message}` });
+      let where = locator.pos(e.pos[0]);
+      let path = locator.pathAt(e.pos[0]);
+      if (e.code === 'MISSING_CHAR' && e.pos[0] > 0) {
+        // An unclosed quote or bracket is found at the end of the text; point at what it opened.
+        const opened = locator.pathAt(e.pos[0] - 1);
+        if (opened.length > 0) {
+          path = opened;
+          where = locator.at(opened);
+        }
+      }
+      if (seenLines.has(where.line)) continue;
+      seenLines.add(where.line);
+      problems.list.push({ file, line: where.line, column: where.column, path: formatPath(path), message: `YAML: ${e.message}` });
     }
     return { ok: false, problems: problems.list.sort(byPosition) };
   }

@@ -17,12 +17,16 @@ async function problemsOf(name: string): Promise<string[]> {
 
 t.test('YAML syntax error is reported at its position', async (t) => {
   t.same(await problemsOf('yaml-syntax.yaml'), [
-    '7:5 : YAML: Flow map in block collection must be sufficiently indented and end with a }',
+    '7:5 routes[0].direct_response: YAML: Flow map in block collection must be sufficiently indented and end with a }',
   ]);
 });
 
 t.test('duplicate YAML key is a syntax error at the second key', async (t) => {
-  t.same(await problemsOf('yaml-duplicate-key.yaml'), ['4:5 : YAML: Map keys must be unique']);
+  t.same(await problemsOf('yaml-duplicate-key.yaml'), ['4:5 listeners[0].port: YAML: Map keys must be unique']);
+});
+
+t.test('an unclosed quote is reported where it opened, not at the end of the file', async (t) => {
+  t.same(await problemsOf('yaml-multiline-error.yaml'), ['5:11 routes[0].name: YAML: Missing closing "quote']);
 });
 
 t.test('schema errors: all reported, each with position, path and what was expected', async (t) => {
