@@ -34,7 +34,10 @@ const CONNECT_ERRNOS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', '
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 // The upstream sent something that is not a valid HTTP/1.1 response (or not the promised length).
-const PROTOCOL_CODES = new Set(['UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_EXCEEDED_MAX_SIZE', 'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+const PROTOCOL_CODES = new Set(['UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_EXCEEDED_MAX_SIZE']);
+
+// undici refused to build the request itself (a target or field it will not send).
+const REQUEST_INVALID_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 
 export function errorCodeOf(err: unknown): string {
   if (err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
@@ -69,6 +72,9 @@ export function classifyFailure(err: unknown, a: AttemptState): UpstreamFailure 
     endpoint,
   });
 
+  if (REQUEST_INVALID_CODES.has(cause)) {
+    return detail('SLUICE_UPSTREAM_PROTOCOL', 'response', false, `request cannot be sent to ${endpoint}: ${message}`);
+  }
   if (!a.started && cause === 'UND_ERR_CONNECT_TIMEOUT') {
     return detail('SLUICE_UPSTREAM_CONNECT_TIMEOUT', 'connect', a.bodyReplayable, `connect to ${endpoint} timed out`);
   }

@@ -39,6 +39,7 @@ const cases: Array<[string, Error, Partial<AttemptState>, string, number, string
   ['reused, body gone', errno('ECONNRESET'), { reused: true, bodyReplayable: false }, 'SLUICE_UPSTREAM_RESET', 502, 'reused_connection', false],
   ['reused, answer bytes came back', errno('ECONNRESET'), { reused: true, responseBytes: true }, 'SLUICE_UPSTREAM_RESET', 502, 'response', false],
   ['pool closed by reload', named('ClientClosedError', 'The client is closed', 'UND_ERR_CLOSED'), { started: false }, 'SLUICE_NO_ENDPOINT', 503, 'cluster', false],
+  ['request undici will not send', named('InvalidArgumentError', 'path must be an absolute URL or start with a slash', 'UND_ERR_INVALID_ARG'), { started: false }, 'SLUICE_UPSTREAM_PROTOCOL', 502, 'response', false],
   ['anything else', new Error('surprise'), {}, 'SLUICE_UPSTREAM_PROTOCOL', 502, 'response', false],
 ];
 
