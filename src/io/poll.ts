@@ -278,6 +278,9 @@ export class PollLoop {
     kicks: 0,
   };
   private dropsAtStart = 0;
+  // Totals of earlier runs (start/stop cycles), so duty cycle and drops stay cumulative.
+  private wallBefore = 0;
+  private dropsBefore = 0;
   private lastReportAt = 0;
   private lastReport: PollMetrics;
   private intervalMaxLoop = 0;
@@ -290,10 +293,21 @@ export class PollLoop {
     this.pump = new PortPump(port, processor, options);
     this.clock = options.clock ?? (() => performance.now());
     this.policy = { ...DEFAULT_POLICY, ...options.policy };
-    if (!(this.policy.window >= 1) || !(this.policy.minSleepMs >= 1) || !(this.policy.maxSleepMs >= this.policy.minSleepMs)) {
-      throw new SluiceError('SLUICE_PORT_CONFIG', `poll: invalid policy ${JSON.stringify(this.policy)} (window >= 1, 1 <= minSleepMs <= maxSleepMs)`, {
-        field: 'policy',
-      });
+    const p = this.policy;
+    if (
+      !Number.isInteger(p.window) ||
+      p.window < 1 ||
+      !Number.isInteger(p.spinPolls) ||
+      p.spinPolls < 0 ||
+      !(p.minSleepMs >= 1) ||
+      !(p.maxSleepMs >= p.minSleepMs) ||
+      !(p.maxWaitMs >= 1)
+    ) {
+      throw new SluiceError(
+        'SLUICE_PORT_CONFIG',
+        `poll: invalid policy ${JSON.stringify(p)} (integers window >= 1 and spinPolls >= 0; 1 <= minSleepMs <= maxSleepMs; maxWaitMs >= 1)`,
+        { field: 'policy' },
+      );
     }
     this.history = new Int32Array(historyLength(this.policy));
     this.observer = options.observer;
@@ -338,6 +352,9 @@ export class PollLoop {
     this.waiter?.close();
     this.waiter = undefined;
     this.refreshTotals();
+    this.wallBefore = this.m.wallMs;
+    this.dropsBefore = this.m.drops;
+    this.startedAt = NaN;
     this.maybeReport(true);
   }
 
@@ -448,10 +465,10 @@ export class PollLoop {
   private refreshTotals(): void {
     const m = this.m;
     if (Number.isNaN(this.startedAt)) return;
-    m.wallMs = this.clock() - this.startedAt;
+    m.wallMs = this.wallBefore + (this.clock() - this.startedAt);
     m.dutyCycle = m.wallMs > 0 ? Math.min(1, m.busyMs / m.wallMs) : 0;
     const c = this.port.counters();
-    m.drops = c.rxDropped + c.txDropped - this.dropsAtStart;
+    m.drops = this.dropsBefore + (c.rxDropped + c.txDropped - this.dropsAtStart);
   }
 
   private maybeReport(final: boolean): void {

@@ -247,4 +247,32 @@ t.test('PollLoop: bad options are typed errors naming the field', async (t) => {
   t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { budget: 8 }), { code: 'SLUICE_PORT_CONFIG', message: /'budget' must be an integer >= burst \(32\)/ });
   t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { slotSize: 10 }), { code: 'SLUICE_PORT_CONFIG', message: /'slotSize'/ });
   t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { policy: { minSleepMs: 0 } }), { code: 'SLUICE_PORT_CONFIG', message: /invalid policy/ });
+  t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { policy: { spinPolls: -1 } }), { code: 'SLUICE_PORT_CONFIG', message: /spinPolls >= 0/ });
+});
+
+t.test('PollLoop: stop and start again; metrics stay cumulative', async (t) => {
+  const clock = (): number => performance.now();
+  const wire = createMemoryWire({ seed: 8, now: clock });
+  const source = new SourceProcessor(100, 64);
+  const la = new PollLoop(wire.a, source, { clock });
+  const lb = new PollLoop(wire.b, new EchoProcessor(), { clock });
+  t.teardown(() => {
+    la.stop();
+    lb.stop();
+  });
+  la.start();
+  lb.start();
+  while (!source.done) await new Promise((r) => setTimeout(r, 2));
+  la.stop();
+  const first = la.metrics();
+  t.equal(first.rxPackets, 100);
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal(la.metrics().wallMs, first.wallMs, 'a stopped loop\'s clock does not run');
+  (source as { total: number }).total = 200;
+  la.start();
+  while (!source.done) await new Promise((r) => setTimeout(r, 2));
+  la.stop();
+  const second = la.metrics();
+  t.equal(second.rxPackets, 200);
+  t.ok(second.wallMs > first.wallMs && second.busyMs <= second.wallMs, `wall ${second.wallMs.toFixed(1)} ms, busy ${second.busyMs.toFixed(2)} ms`);
 });
