@@ -207,8 +207,13 @@ export class Endpoint {
     return this.#failures;
   }
 
-  /** Record a failed connect; returns the backoff in ms during which the endpoint is skipped. */
+  /**
+   * Record a failed connect; returns the backoff (ms) this failure started, or 0 when the endpoint
+   * was already in backoff: requests queued on one refused connect all fail together, and one
+   * outage must not count as many consecutive failures.
+   */
   markConnectFailure(now: number): number {
+    if (now < this.#downUntil) return 0;
     this.#failures++;
     const backoff = Math.min(this.health.baseBackoffMs * 2 ** Math.min(this.#failures - 1, 20), this.health.maxBackoffMs);
     this.#downUntil = now + backoff;

@@ -234,7 +234,7 @@ class Forwarding implements UpstreamCall {
 
     if (failure.source === 'connect') {
       const backoffMs = attempt.endpoint.markConnectFailure(this.cluster.now());
-      events.onEndpointHealth?.({ cluster: this.cluster.name, endpoint: attempt.endpoint.text, healthy: false, backoffMs });
+      if (backoffMs > 0) events.onEndpointHealth?.({ cluster: this.cluster.name, endpoint: attempt.endpoint.text, healthy: false, backoffMs });
     }
 
     let retry: (() => void) | null = null;

@@ -477,3 +477,15 @@ t.test('least_request sends concurrent requests to the idle endpoint', async (t)
   await first.done;
   t.same(hits, ['slow', 'fast', 'fast', 'fast', 'fast'], 'while slow is busy, fast takes everything');
 });
+
+t.test('concurrent requests refused together count as one failure for the backoff', async (t) => {
+  const port = await closedPort();
+  const ev = new Recorder();
+  const c = cluster(t, [`127.0.0.1:${port}`], { max_connections: 1 }, { events: ev });
+  const sinks = Array.from({ length: 5 }, () => new RecordingSink());
+  for (const s of sinks) c.forward(get('/'), s);
+  await Promise.all(sinks.map((s) => s.done));
+  t.ok(sinks.every((s) => s.failure?.error.code === 'SLUICE_UPSTREAM_REFUSED' || s.failure?.error.code === 'SLUICE_NO_ENDPOINT'));
+  t.same(ev.health.map((h) => h.backoffMs), [500], 'one health event, base backoff');
+  t.equal(c.endpoints[0].consecutiveFailures, 1);
+});
