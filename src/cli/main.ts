@@ -96,7 +96,12 @@ async function serve(configPath: string, logLevel: string | undefined): Promise<
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        // Already draining: a repeated signal does not cut in-flight requests short; the drain
+        // timeout bounds the wait.
+        log.info({ signal }, 'already draining');
+        return;
+      }
       stopping = true;
       log.info({ signal }, 'draining');
       void server.shutdown().then(({ forced }) => {
@@ -105,8 +110,8 @@ async function serve(configPath: string, logLevel: string | undefined): Promise<
         resolve(0);
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => void server.reload('SIGHUP'));
   });
 }

@@ -77,12 +77,20 @@ t.test('reload under traffic: zero failed requests, new config serves, invalid r
     await new Promise((r) => setTimeout(r, 300));
     await writeFile(sluice.configPath, config(`v${v}`));
     sluice.proc.kill('SIGHUP');
-    await sluice.waitLog((l) => l.msg === 'config reloaded' && l.version === v, 10000);
+    // Both the signal and the file watch reload; wait until the new body is served.
+    const deadline = Date.now() + 10000;
+    while (Date.now() < deadline) {
+      const r = await undiciRequest(url, { dispatcher: agent });
+      if ((await r.body.text()) === `v${v}`) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
   // An invalid config: rejected, logged with its problems, v4 keeps serving.
   await writeFile(sluice.configPath, config('v5').replace('port: 0', 'port: -1'));
   sluice.proc.kill('SIGHUP');
   const rejected = await sluice.waitLog((l) => l.msg.startsWith('config reload rejected'), 10000);
+  const reloads = await undiciRequest(`http://127.0.0.1:${sluice.ports.get('admin')}/metrics`);
+  t.match(await reloads.body.text(), /sluice_config_reloads_total\{result="invalid"\} [1-9]/);
   t.match(JSON.stringify(rejected.problems), /listeners\[0\]\.port/);
   await new Promise((r) => setTimeout(r, 300));
   stop = true;

@@ -81,7 +81,8 @@ export async function startSluice(configYaml: string, opts: { dir?: string; read
   const running: RunningSluice = {
     proc, dir, configPath, ports, logs, waitLog, exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const draining = logs.some((l) => l.msg === 'draining');
+      if (proc.exitCode === null && proc.signalCode === null && !draining) proc.kill(signal);
       const timer = setTimeout(() => proc.kill('SIGKILL'), 15000);
       const r = await exited;
       clearTimeout(timer);
