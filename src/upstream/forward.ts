@@ -11,6 +11,13 @@
 //    arrived (no head, and the socket's bytesRead did not grow after our write), and the body is
 //    replayable (none, or not a byte read from the client yet), it is sent once more, on the
 //    same pool client, which has just lost its socket and so connects a fresh one.
+//    How "reused" is known: the pool's clients are UpstreamClient (endpoint.ts), which count the
+//    requests started on their current socket (reset on undici's 'connect' event) and hand the
+//    socket to the attempt in onRequestStart; the attempt compares socket.bytesRead after the
+//    failure with its value when the request started.
+//    Note: undici writes the head of a request with a streamed body together with its first body
+//    chunk, so such a request has always read body bytes by the time a reused connection fails;
+//    in practice rule 2 resends requests without a body (GET, HEAD, DELETE, ...).
 // Everything else (timeouts, resets on fresh connections, any failure after a response byte) is
 // reported, never retried.
 
