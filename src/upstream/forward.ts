@@ -283,14 +283,15 @@ class Forwarding implements UpstreamCall {
       });
       return;
     }
-    this.#fail(failure);
+    this.#fail(failure, true);
   }
 
-  #fail(failure: UpstreamFailure): void {
+  /** End the call with a failure; `reported` when onError already told the observer. */
+  #fail(failure: UpstreamFailure, reported = false): void {
     if (this.#done) return;
     this.#done = true;
     this.#body?.release();
-    if (failure.source === 'cluster') {
+    if (!reported && failure.source === 'cluster') {
       this.cluster.events.onError?.({
         cluster: this.cluster.name,
         endpoint: '',
