@@ -140,26 +140,40 @@ const KNOWN_NAMES = [
   'sec-ch-ua-mobile', 'sec-ch-ua-platform', 'x-forwarded-for', 'x-forwarded-proto',
   'x-forwarded-host', 'x-real-ip', 'x-request-id', 'forwarded', 'via', 'date', 'content-encoding',
 ];
-const KNOWN_BY_LEN: Array<Array<{ name: string; bytes: Uint8Array }>> = [];
+// Open-addressed by a hash of the lower-cased name, computed in the name scan at no extra pass:
+// a lookup then verifies one candidate instead of walking names that share a prefix.
+const KNOWN_SLOTS = 256;
+const KNOWN_TABLE: Array<{ name: string; bytes: Uint8Array } | undefined> = new Array(KNOWN_SLOTS);
+function nameHash(h: number, c: number): number {
+  return (Math.imul(h, 31) + c) | 0;
+}
 for (const name of KNOWN_NAMES) {
-  (KNOWN_BY_LEN[name.length] ??= []).push({ name, bytes: Buffer.from(name, 'latin1') });
+  let h = 0;
+  for (let k = 0; k < name.length; k++) h = nameHash(h, name.charCodeAt(k));
+  let slot = h & (KNOWN_SLOTS - 1);
+  while (KNOWN_TABLE[slot] !== undefined) slot = (slot + 1) & (KNOWN_SLOTS - 1);
+  KNOWN_TABLE[slot] = { name, bytes: Buffer.from(name, 'latin1') };
 }
 
-/** The interned lower-case name if buf[start..end) is a known field name (any case), else ''. */
-function knownName(buf: Buffer, start: number, end: number): string {
+/**
+ * The interned lower-case name if buf[start..end) is a known field name (any case), else ''.
+ * `h` is nameHash folded over the lower-cased bytes from 0.
+ */
+function knownName(buf: Buffer, start: number, end: number, h: number): string {
   const n = end - start;
-  if (n >= KNOWN_BY_LEN.length) return '';
-  const list = KNOWN_BY_LEN[n];
-  if (list === undefined) return '';
-  // | 0x20 lowers A-Z; on the other tchars it cannot produce a letter, '-' or a digit that was not there
-  const c0 = buf[start] | 0x20;
-  outer: for (let k = 0; k < list.length; k++) {
-    const b = list[k].bytes;
-    if (b[0] !== c0) continue;
-    for (let j = 1; j < n; j++) if ((buf[start + j] | 0x20) !== b[j]) continue outer;
-    return list[k].name;
+  let slot = h & (KNOWN_SLOTS - 1);
+  for (;;) {
+    const e = KNOWN_TABLE[slot];
+    if (e === undefined) return '';
+    const b = e.bytes;
+    if (b.length === n) {
+      // | 0x20 lowers A-Z; on the other tchars it cannot produce a letter, '-' or a digit that was not there
+      let j = 0;
+      while (j < n && (buf[start + j] | 0x20) === b[j]) j++;
+      if (j === n) return e.name;
+    }
+    slot = (slot + 1) & (KNOWN_SLOTS - 1);
   }
-  return '';
 }
 
 const KNOWN_METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'].map((m) => ({ name: m, bytes: Buffer.from(m + ' ', 'latin1') }));
@@ -463,8 +477,11 @@ export class Http1Parser {
           const stop = Math.min(len, i + (lim.maxHeaderBytes - this.sectionBytes));
           let upper = 0;
           let t = 0;
-          while (i < stop && (t = TOKEN[buf[i]]) !== 0) {
+          let h = 0;
+          let c = 0;
+          while (i < stop && (t = TOKEN[(c = buf[i])]) !== 0) {
             upper |= t;
+            h = nameHash(h, c | 0x20);
             i++;
           }
           this.sectionBytes += i - start;
@@ -474,7 +491,7 @@ export class Http1Parser {
             this.partial += slice(buf, start, i);
             break;
           }
-          const c = buf[i];
+          c = buf[i];
           if (c !== 0x3a) {
             if (c === SP || c === HTAB) {
               return this.failAt('SLUICE_HTTP_BAD_REQUEST', 'whitespace between field name and colon', 'RFC 9112 5.1: no whitespace is allowed between field name and colon', i);
@@ -487,7 +504,7 @@ export class Http1Parser {
           let name: string;
           if (this.partial.length === 0) {
             if (i === start) return this.failAt('SLUICE_HTTP_BAD_REQUEST', 'empty field name', 'RFC 9110 5.1: field-name is a token', i);
-            name = knownName(buf, start, i);
+            name = knownName(buf, start, i, h);
             if (name === '') {
               name = this.str(buf, start, i);
               if (this.partialUpper) name = name.toLowerCase();

@@ -42,6 +42,16 @@ const BROWSER_HEADERS =
   'Accept-Language: en-US,en;q=0.9\r\n' +
   'Cookie: session=4f1c2e9a7b; theme=dark\r\n';
 
+/** The HeaderList a field block should parse to: names lower-cased, values trimmed. */
+function expectedList(block: string): string[] {
+  const out: string[] = [];
+  for (const line of block.split('\r\n').filter(Boolean)) {
+    const c = line.indexOf(':');
+    out.push(line.slice(0, c).toLowerCase(), line.slice(c + 1).trim());
+  }
+  return out;
+}
+
 export const BROWSER_GET = 'GET /products/view?id=1234&ref=home HTTP/1.1\r\n' + BROWSER_HEADERS + '\r\n';
 export const SMALL_GET = 'GET / HTTP/1.1\r\nHost: a.example\r\n\r\n';
 export const CHUNKED_POST =
@@ -60,13 +70,18 @@ export const VALID: ParserCase[] = [
   {
     name: 'browser GET with 16 fields: names lowercased, values trimmed',
     input: BROWSER_GET,
-    heads: [{ path: '/products/view', query: 'id=1234&ref=home', authority: 'www.example.com', keepAlive: true }],
+    heads: [{ path: '/products/view', query: 'id=1234&ref=home', authority: 'www.example.com', keepAlive: true, headers: expectedList(BROWSER_HEADERS) }],
     bodies: [''],
   },
   {
     name: 'OWS around values is trimmed, inner whitespace kept, empty value allowed, obs-text kept',
     input: 'GET /x HTTP/1.1\r\nHost:example.com \t\r\nX-A: \t a  b \t\r\nX-Empty:\r\nX-Latin: caf\xe9\r\n\r\n',
     heads: [{ headers: ['host', 'example.com', 'x-a', 'a  b', 'x-empty', '', 'x-latin', 'caf\xe9'] }],
+  },
+  {
+    name: 'known and unknown field names in any case are lower-cased',
+    input: 'GET / HTTP/1.1\r\nHOST: a\r\nuSeR-aGeNt: x\r\nX-Custom-THING: y\r\nsec-fetch-DEST: z\r\nContent-Lengthy: 1\r\n\r\n',
+    heads: [{ headers: ['host', 'a', 'user-agent', 'x', 'x-custom-thing', 'y', 'sec-fetch-dest', 'z', 'content-lengthy', '1'], contentLength: 0 }],
   },
   {
     name: 'POST with Content-Length body',
