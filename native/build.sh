@@ -11,7 +11,7 @@ if [ ! -x "$gyp" ]; then
   exit 1
 fi
 prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
-args=(rebuild --directory native)
+args=(rebuild --directory native --loglevel=warn)
 if [ -z "${npm_config_nodedir:-}" ] && [ -f "$prefix/include/node/common.gypi" ]; then
   args+=("--nodedir=$prefix")
 fi
