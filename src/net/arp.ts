@@ -300,7 +300,7 @@ export class ArpCache {
  */
 export class PendingQueue {
   readonly buf: Uint8Array;
-  private readonly hop: Float64Array;
+  private readonly hop: Int32Array;
   private readonly len: Uint32Array;
   /** Slot indices in arrival order: order[0..count). */
   private readonly order: Int32Array;
@@ -314,7 +314,7 @@ export class PendingQueue {
     readonly perHop: number,
   ) {
     this.buf = new Uint8Array(slots * slotSize);
-    this.hop = new Float64Array(slots);
+    this.hop = new Int32Array(slots);
     this.len = new Uint32Array(slots);
     this.order = new Int32Array(slots);
     this.free = new Int32Array(slots);
@@ -332,11 +332,13 @@ export class PendingQueue {
    */
   alloc(nextHop: number, len: number): number {
     if (this.freeCount === 0 || len > this.slotSize) return -1;
+    // Hops are kept in int32 form so a uint32 and an int32 spelling of one address count together.
+    const hop = nextHop | 0;
     let held = 0;
-    for (let i = 0; i < this.count; i++) if (this.hop[this.order[i]] === nextHop) held++;
+    for (let i = 0; i < this.count; i++) if (this.hop[this.order[i]] === hop) held++;
     if (held >= this.perHop) return -1;
     const slot = this.free[--this.freeCount];
-    this.hop[slot] = nextHop;
+    this.hop[slot] = hop;
     this.len[slot] = len;
     this.order[this.count++] = slot;
     return slot * this.slotSize;
@@ -350,7 +352,7 @@ export class PendingQueue {
     return true;
   }
 
-  /** Next hop of the i-th waiting packet (0 = oldest). */
+  /** Next hop of the i-th waiting packet (0 = oldest), int32 form (`>>> 0` for uint32). */
   hopAt(i: number): number {
     return this.hop[this.order[i]];
   }

@@ -14,7 +14,7 @@ import { ArpCache, PendingQueue, type ArpOptions } from './arp.js';
 import { PacketFilter, type FilterRules } from './filter.js';
 import { IcmpLayer, type IcmpOptions, type IpOutput } from './icmp.js';
 import { Ipv4Host, NO_ROUTE, Reassembler, type ReassemblyOptions } from './ipv4.js';
-import { NetStats, type AcceptKind, type RxDropReason } from './stats.js';
+import { NetStats, type AcceptKind, type NetStatsSnapshot, type RxDropReason } from './stats.js';
 import {
   ARP_LEN,
   ARP_OP_REPLY,
@@ -35,6 +35,7 @@ import {
   ETHERTYPE_QINQ,
   ETHERTYPE_VLAN,
   etherType,
+  formatMac,
   isMulticastMac,
   MAC_BROADCAST,
   macEquals,
@@ -46,6 +47,7 @@ import {
 } from './wire/ethernet.js';
 import {
   checkIpv4,
+  formatIpv4,
   IP_PROTO_ICMP,
   IP_PROTO_TCP,
   ipDstI32,
@@ -93,6 +95,26 @@ export interface NetStackOptions {
   pendingPerHop?: number;
   /** TTL of datagrams we originate. */
   ttl?: number;
+}
+
+export interface NetstatView {
+  address: string;
+  prefixLength: number;
+  gateway: string | null;
+  mac: string;
+  mtu: number;
+  counters: NetStatsSnapshot;
+  neighbours: { ip: string; mac: string | null; state: 'incomplete' | 'reachable' | 'probe'; timerMs: number }[];
+  tables: {
+    arpEntries: number;
+    arpMax: number;
+    reassemblyDatagrams: number;
+    reassemblyMax: number;
+    pendingPackets: number;
+    pendingMax: number;
+    filterSources: number;
+    filterSourcesMax: number;
+  };
 }
 
 export const ALLOW_ALL: FilterRules = {
@@ -243,6 +265,37 @@ export class NetStack implements PacketProcessor {
       },
     };
     this.icmp = new IcmpLayer(this.stats, this.ipOut, opts.icmp);
+  }
+
+  /**
+   * What `sluice netstat` and the metrics show for this stack (allocates: not per frame):
+   * counters, the neighbour table and table occupancy against their limits.
+   */
+  netstat(now = this.lastNow): NetstatView {
+    return {
+      address: formatIpv4(this.ip),
+      prefixLength: this.host.prefixLength,
+      gateway: this.host.gateway < 0 ? null : formatIpv4(this.host.gateway),
+      mac: formatMac(this.mac),
+      mtu: this.mtu,
+      counters: this.stats.snapshot(),
+      neighbours: this.arp.list(now).map((e) => ({
+        ip: formatIpv4(e.ip),
+        mac: e.mac < 0 ? null : formatMac(e.mac),
+        state: e.state,
+        timerMs: e.timerMs,
+      })),
+      tables: {
+        arpEntries: this.arp.size,
+        arpMax: this.arp.maxEntries,
+        reassemblyDatagrams: this.reassembler.active,
+        reassemblyMax: this.reassembler.maxDatagrams,
+        pendingPackets: this.pending.size,
+        pendingMax: this.pending.slots,
+        filterSources: this.filter.trackedSources,
+        filterSourcesMax: this.filter.maxTrackedSources,
+      },
+    };
   }
 
   /** Attach the TCP layer (once). */

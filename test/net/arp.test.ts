@@ -115,5 +115,9 @@ t.test('PendingQueue: bounded pool, per-hop share, FIFO removal', async (t) => {
   q.removeAt(1);
   t.same([q.hopAt(0), q.hopAt(1), q.hopAt(2)], [1, 2, 3]);
   t.ok(q.park(4, pkt, 0, 10), 'slot reused');
+  const q2 = new PendingQueue(4, 100, 1);
+  t.ok(q2.park(0xc6120001, pkt, 0, 10));
+  t.notOk(q2.park(0xc6120001 | 0, pkt, 0, 10), 'uint32 and int32 spellings of one hop share its limit');
+  t.equal(q2.hopAt(0) >>> 0, 0xc6120001);
   t.equal(q.size, 4);
 });

@@ -20,6 +20,7 @@ import {
 } from '../../src/net/wire/ipv4.js';
 import { ICMP_DEST_UNREACHABLE, ICMP_ECHO_REPLY, icmpCode, icmpType } from '../../src/net/wire/icmp.js';
 import { fixture } from './fixtures.js';
+import { describeFrame } from '../../src/net/wire/describe.js';
 
 const MAC_A = new Uint8Array([2, 0, 0, 0, 0, 1]);
 const MAC_B = new Uint8Array([2, 0, 0, 0, 0, 2]);
@@ -450,4 +451,26 @@ t.test('ICMP echo replies are rate-limited', async (t) => {
   for (let i = 0; i < 20; i++) b.input(f, 0, f.length, 1000);
   t.equal(b.stats.icmp.echoRepliesSent, 10, 'refilled 10 tokens/s, capped at the burst of 5');
   t.ok(accounted(b));
+});
+
+t.test('netstat view and describeFrame for logs', async (t) => {
+  const a = stackA({ gateway: '198.18.0.254' });
+  a.ping(B, 1, 1, 8, 0);
+  const batch = createFrameBatch(4, 2048);
+  const [req] = drain(a, batch, 0);
+  t.equal(describeFrame(req, 0, req.length), 'eth 02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff type 0x0806 len 60 | arp who-has 198.18.0.2 (00:00:00:00:00:00) tell 198.18.0.1 (02:00:00:00:00:01)');
+  const echo = fixture('icmp-echo-request.hex');
+  t.match(describeFrame(echo, 0, echo.length), /\| ipv4 198\.18\.0\.1 > 198\.18\.0\.2 proto 1 .* \| icmp echo request id 66 seq 1 len 40$/);
+  const syn = tcpFrame(A, B, 0x02);
+  t.match(describeFrame(syn, 0, syn.length), /\| tcp 0 > 0 \[SYN\] seq 0 ack 0 win 0 len 0$/);
+  t.equal(describeFrame(echo, 0, 10), 'short frame (10 bytes)');
+  const v = a.netstat(100);
+  t.equal(v.address, '198.18.0.1');
+  t.equal(v.gateway, '198.18.0.254');
+  t.equal(v.mac, '02:00:00:00:00:01');
+  t.same(v.neighbours, [{ ip: '198.18.0.2', mac: null, state: 'incomplete', timerMs: 900 }]);
+  t.equal(v.tables.pendingPackets, 1);
+  t.equal(v.counters.arp.requestsSent, 1);
+  t.equal(v.counters.icmp.echoRequestsSent, 1);
+  t.same(JSON.parse(JSON.stringify(v)), v, 'plain data');
 });
