@@ -89,9 +89,15 @@ function currentDate(): string {
   return dateStr;
 }
 
+function ignoreBodyError(): void {}
+
 class RequestBody extends Readable {
   constructor(private readonly ex: Http1Exchange) {
     super({ highWaterMark: BODY_HIGH_WATER });
+    // A client that breaks body framing destroys this stream with the SluiceError. Consumers that
+    // read the body see it through their own listeners; one that never attached any (a direct
+    // response, a proxy still connecting) must not turn a bad client into a process crash.
+    this.on('error', ignoreBodyError);
   }
 
   override _read(): void {
