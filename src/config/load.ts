@@ -582,7 +582,7 @@ function checkClusters(p: Problems, cfg: ConfigInput): void {
   (cfg.clusters ?? []).forEach((c, ci) => {
     const seen = new Map<string, number>();
     (Array.isArray(c?.endpoints) ? c.endpoints : []).forEach((e, i) => {
-      if (!isStr(e)) return;
+      if (!isStr(e) || e === '') return; // the schema already reports non-strings and ''
       const parsed = parseEndpoint(e);
       if ('error' in parsed) p.add(['clusters', ci, 'endpoints', i], `invalid endpoint: ${parsed.error}`);
       const prev = seen.get(e);

@@ -231,12 +231,14 @@ export const RouteSchema = Closed(
 
 export const ClusterSchema = Closed({
   name: Name,
+  // An empty list is valid: a cluster scaled to zero answers 503 no_endpoint by name instead of
+  // making the whole config invalid.
   endpoints: Type.Array(Type.String({ minLength: 1, description: 'host:port (IPv4, [IPv6] or hostname).' }), {
-    minItems: 1,
+    description: 'Endpoints; an empty list makes every request to the cluster a 503 (no_endpoint).',
   }),
   balance: Default(StringEnum(['round_robin', 'least_request', 'random'] as const), 'round_robin'),
   connect_timeout_ms: Default(Millis(1, 600000, 'TCP (and TLS) connect timeout per attempt.'), 2000),
-  request_timeout_ms: Default(Millis(1, 86400000, 'Whole-response timeout.'), 30000),
+  request_timeout_ms: Default(Millis(1, 86400000, 'Longest wait for the response head, and for each gap between response body bytes (a long download is not cut off).'), 30000),
   // 4 s: below common upstream keep-alive timeouts (Node's default is 5 s), so the pool closes
   // idle sockets before the upstream does and never writes into a connection being closed.
   idle_timeout_ms: Default(Millis(1, 3600000, 'Idle pooled connection lifetime.'), 4000),

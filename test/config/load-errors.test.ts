@@ -44,7 +44,7 @@ t.test('schema errors: all reported, each with position, path and what was expec
     '18:24 routes[2].match.headers[0]: expected exactly one of exact, regex, present',
     "19:11 routes[3].name: expected a name of letters, digits, '_', '.', '-' starting with a letter or digit, got 'bad name'",
     "22:18 routes[3].proxy.rewrite.regex: 'regex' needs 'substitution' beside it",
-    '25:16 clusters[0].endpoints: expected at least one item',
+    '25:17 clusters[0].endpoints[0]: expected a non-empty string',
     "26:22 admin.sockett: unknown key 'sockett' (allowed: address, port, socket); did you mean 'socket'?",
     '27:1 drain_timeout_ms: expected integer 0..600000, got nothing (empty value)',
   ]);
