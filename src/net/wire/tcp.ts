@@ -2,7 +2,7 @@
 // never turned into an object on the hot path. Options (RFC 9293 3.2, RFC 7323, RFC 2018) parse
 // into a caller-owned, reused TcpOptions record. `describe()` builds an object for logs and tests.
 
-import { checksum, pseudoHeaderSum } from './checksum.js';
+import { finish, pseudoHeaderSum, sum16 } from './checksum.js';
 
 export const TCP_PROTO = 6;
 export const TCP_HEADER_MIN = 20;
@@ -98,9 +98,41 @@ export function setUrgentPtr(b: Uint8Array, o: number, v: number): void {
   setU16(b, o + 18, v);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+let wordsOf: ArrayBufferLike | null = null;
+let words: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+
+/**
+ * Ones' complement partial sum of b[o, o + len), like checksum.ts's sum16 but reading whole
+ * 16-bit words through a Uint16Array view when the data is 2-byte aligned (it is for segments in
+ * a burst buffer: slot + 14 + 20). Words are then read in host order; RFC 1071 2(B): the sum of
+ * byte-swapped words is the byte-swapped sum, so one swap of the folded total fixes it. About
+ * twice as fast as the byte loop on payload-sized segments (bench/tcp-memory.ts, profile).
+ */
+export function sum16Fast(b: Uint8Array, o: number, len: number, initial: number): number {
+  const abs = b.byteOffset + o;
+  if (!LITTLE_ENDIAN || (abs & 1) !== 0 || len < 64) return sum16(b, o, len, initial);
+  if (wordsOf !== b.buffer) {
+    wordsOf = b.buffer;
+    words = new Uint16Array(b.buffer, 0, b.buffer.byteLength >>> 1);
+  }
+  const w = words;
+  let i = abs >>> 1;
+  const n = len >>> 1;
+  const end4 = i + (n & ~3);
+  const end = i + n;
+  let s = 0;
+  for (; i < end4; i += 4) s += w[i] + w[i + 1] + w[i + 2] + w[i + 3];
+  for (; i < end; i++) s += w[i];
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  let total = ((s & 0xff) << 8) | (s >>> 8);
+  if (len & 1) total += b[o + len - 1] << 8;
+  return total + initial;
+}
+
 /** The checksum of a whole segment with its IPv4 pseudo header; 0 when a received segment is valid. */
 export function segmentChecksum(b: Uint8Array, o: number, len: number, srcIp: number, dstIp: number): number {
-  return checksum(b, o, len, pseudoHeaderSum(srcIp, dstIp, TCP_PROTO, len));
+  return finish(sum16Fast(b, o, len, pseudoHeaderSum(srcIp, dstIp, TCP_PROTO, len)));
 }
 
 /** Zero the field, compute and store the checksum of a segment we are about to send. */

@@ -111,3 +111,23 @@ t.test('describe() summarises a segment for logs', async (t) => {
   });
   t.equal(w.flagNames(w.FIN | w.ACK | w.PSH | w.RST | w.URG), 'ACK|FIN|RST|PSH|URG');
 });
+
+t.test('the word-at-a-time checksum equals the byte loop at every alignment and length', async (t) => {
+  const { sum16, fold } = await import('../../../src/net/wire/checksum.js');
+  const buf = new Uint8Array(4096);
+  let x = 12345;
+  for (let i = 0; i < buf.length; i++) buf[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  let mismatches = 0;
+  let cases = 0;
+  for (const off of [0, 1, 2, 3, 34, 35]) {
+    for (const len of [0, 1, 63, 64, 65, 100, 1460, 1461, 1500, 4000]) {
+      if (off + len > buf.length) continue;
+      cases++;
+      if (fold(w.sum16Fast(buf, off, len, 777)) !== fold(sum16(buf, off, len, 777))) mismatches++;
+    }
+  }
+  // A view that starts at an odd byteOffset of its ArrayBuffer.
+  const view = new Uint8Array(buf.buffer, 1, 2000);
+  if (fold(w.sum16Fast(view, 1, 1500, 0)) !== fold(sum16(view, 1, 1500, 0))) mismatches++;
+  t.equal(mismatches, 0, `${cases + 1} alignment/length cases agree`);
+});
