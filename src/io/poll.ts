@@ -75,8 +75,16 @@ export interface PumpOptions {
   burst?: number;
   /** Bytes per slot. Default: the port's mtu + 18 (Ethernet header and one VLAN tag). */
   slotSize?: number;
-  /** Most frames received, and most sent, per step, so one busy port cannot starve the loop. Default 256. */
+  /** Frames received, and sent, per step before it yields (checked per burst), so one busy port cannot starve the loop. Default 256. */
   budget?: number;
+  /**
+   * Longest a step keeps taking bursts, ms, measured on `clock` (without a clock: no time limit).
+   * It bounds the event-loop turn when the processor is slow per frame; each direction still moves
+   * at least one burst per step.
+   */
+  timeBudgetMs?: number;
+  /** Clock for timeBudgetMs (the PollLoop passes its own). */
+  clock?: () => number;
 }
 
 /** What the last step did; reused, never reallocated. */
@@ -89,13 +97,17 @@ export interface StepStats {
   txBursts: number;
   /** Frames the processor produced that wait because the device took fewer. */
   txPending: number;
+  /** The step stopped on its frame or time budget with work possibly left. */
+  limited: boolean;
 }
 
 export class PortPump {
   readonly rx: FrameBatch;
   readonly tx: FrameBatch;
   readonly budget: number;
-  readonly last: StepStats = { rxFrames: 0, rxBytes: 0, rxBursts: 0, txFrames: 0, txBytes: 0, txBursts: 0, txPending: 0 };
+  readonly last: StepStats = { rxFrames: 0, rxBytes: 0, rxBursts: 0, txFrames: 0, txBytes: 0, txBursts: 0, txPending: 0, limited: false };
+  readonly timeBudgetMs: number;
+  private readonly clock: (() => number) | undefined;
   private pending = 0;
 
   constructor(
@@ -119,18 +131,27 @@ export class PortPump {
         field: 'budget',
       });
     }
+    const timeBudgetMs = options.timeBudgetMs ?? Infinity;
+    if (!(timeBudgetMs > 0)) {
+      throw new SluiceError('SLUICE_PORT_CONFIG', `poll: option 'timeBudgetMs' must be > 0, got ${timeBudgetMs}`, { field: 'timeBudgetMs' });
+    }
     this.rx = createFrameBatch(burst, slotSize);
     this.tx = createFrameBatch(burst, slotSize);
     this.budget = budget;
+    this.timeBudgetMs = timeBudgetMs;
+    this.clock = options.clock;
   }
 
   /** One iteration at time `now`; returns frames moved (received + sent). */
   step(now: number): number {
     const s = this.last;
-    const { port, processor, rx, tx, budget } = this;
+    const { port, processor, rx, tx, budget, clock } = this;
     s.rxFrames = s.rxBytes = s.rxBursts = s.txFrames = s.txBytes = s.txBursts = 0;
+    s.limited = false;
+    const timeLimited = clock !== undefined && this.timeBudgetMs !== Infinity;
+    const until = now + this.timeBudgetMs;
 
-    while (s.rxFrames < budget) {
+    for (;;) {
       const n = port.rxBurst(rx);
       if (n === 0) break;
       s.rxBursts++;
@@ -142,9 +163,13 @@ export class PortPump {
       }
       s.rxFrames += n;
       if (n < rx.capacity) break;
+      if (s.rxFrames >= budget || (timeLimited && clock() >= until)) {
+        s.limited = true;
+        break;
+      }
     }
 
-    while (s.txFrames < budget) {
+    for (;;) {
       let produced = 0;
       if (this.pending === 0) {
         produced = processor.output(tx, now);
@@ -169,6 +194,10 @@ export class PortPump {
       // A short fresh batch means the processor had no more to say; after a retried remainder,
       // ask it again.
       if (produced > 0 && produced < tx.capacity) break;
+      if (s.txFrames >= budget || (timeLimited && clock() >= until)) {
+        s.limited = true;
+        break;
+      }
     }
     s.txPending = this.pending;
     return s.rxFrames + s.txFrames;
@@ -198,6 +227,8 @@ export interface PollMetrics {
   /** busyMs / wallMs. */
   dutyCycle: number;
   maxLoopMs: number;
+  /** Iterations cut short by the frame or time budget. */
+  budgetHits: number;
   /** Sleeps taken, and what ended them. */
   sleeps: number;
   fdWakes: number;
@@ -242,6 +273,11 @@ export interface PollLoopOptions extends PumpOptions {
 
 type Wake = 'timer' | 'fd';
 
+// 4 ms: the longest one poll iteration may hold the event loop, so timers, TLS and HTTP work
+// sharing the loop wait at most that long even when the netstack is slow per frame (TCP echo over
+// TAP measured ~30 ms for a 256-frame iteration before this bound, bench/port-memory.ts).
+export const DEFAULT_TIME_BUDGET_MS = 4;
+
 export class PollLoop {
   readonly pump: PortPump;
   private readonly clock: () => number;
@@ -272,6 +308,7 @@ export class PollLoop {
     wallMs: 0,
     dutyCycle: 0,
     maxLoopMs: 0,
+    budgetHits: 0,
     sleeps: 0,
     fdWakes: 0,
     timerWakes: 0,
@@ -290,8 +327,8 @@ export class PollLoop {
     readonly processor: PacketProcessor,
     options: PollLoopOptions = {},
   ) {
-    this.pump = new PortPump(port, processor, options);
     this.clock = options.clock ?? (() => performance.now());
+    this.pump = new PortPump(port, processor, { timeBudgetMs: DEFAULT_TIME_BUDGET_MS, ...options, clock: this.clock });
     this.policy = { ...DEFAULT_POLICY, ...options.policy };
     const p = this.policy;
     if (
@@ -397,6 +434,7 @@ export class PollLoop {
     if (loopMs > m.maxLoopMs) m.maxLoopMs = loopMs;
     if (loopMs > this.intervalMaxLoop) this.intervalMaxLoop = loopMs;
     if (moved === 0) m.emptyPolls++;
+    if (s.limited) m.budgetHits++;
     m.rxPackets += s.rxFrames;
     m.rxBytes += s.rxBytes;
     m.txPackets += s.txFrames;

@@ -81,6 +81,30 @@ t.test('PortPump: one step takes at most `budget` frames each way; the rest wait
   t.equal(s.bToA.delivered, 1000);
 });
 
+t.test('PortPump: the time budget cuts a step short when the processor is slow per frame', async (t) => {
+  const wire = createMemoryWire({ seed: 1 });
+  const source = new PortPump(wire.b, new SourceProcessor(64, 64));
+  source.step(0);
+  let inputs = 0;
+  const slow: PacketProcessor = {
+    input: () => {
+      inputs++;
+      const until = performance.now() + 1;
+      while (performance.now() < until); // 1 ms of work per frame
+    },
+    output: () => 0,
+    nextDeadline: () => Infinity,
+  };
+  const pump = new PortPump(wire.a, slow, { burst: 4, timeBudgetMs: 3, clock: () => performance.now() });
+  pump.step(performance.now());
+  t.equal(inputs, 4, 'one burst of 4 frames (4 ms) used up the 3 ms budget');
+  t.equal(pump.last.limited, true);
+  const untimed = new PortPump(wire.a, slow, { burst: 4, timeBudgetMs: 3 });
+  untimed.step(0);
+  t.equal(inputs, 4 + 60, 'without a clock only the frame budget applies');
+  t.equal(untimed.last.limited, false);
+});
+
 t.test('PortPump: a device that takes fewer frames keeps the rest, in order, without asking for more', async (t) => {
   const wire = createMemoryWire({ seed: 1 });
   let outputCalls = 0;
