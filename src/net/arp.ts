@@ -9,6 +9,7 @@
 // INCOMPLETE or PROBE is removed and its parked packets are dropped (counted by the stack).
 
 import type { NetStats } from './stats.js';
+import { positive } from './options.js';
 import { copyBytes } from './wire/bytes.js';
 import { macHigh, macLow, writeMacParts } from './wire/ethernet.js';
 
@@ -67,9 +68,10 @@ export class ArpCache {
     this.retryMs = opts.retryMs ?? 1_000;
     this.maxRetries = opts.maxRetries ?? 3;
     this.maxEntries = opts.maxEntries ?? 1024;
-    if (!(this.reachableMs > 0 && this.retryMs > 0 && this.maxRetries >= 1 && this.maxEntries >= 1)) {
-      throw new RangeError('ArpCache: reachableMs, retryMs, maxRetries and maxEntries must be positive');
-    }
+    positive('netstack.arp.reachableMs', this.reachableMs, false);
+    positive('netstack.arp.retryMs', this.retryMs, false);
+    positive('netstack.arp.maxRetries', this.maxRetries, true);
+    positive('netstack.arp.maxEntries', this.maxEntries, true);
   }
 
   get size(): number {

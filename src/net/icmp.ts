@@ -21,6 +21,7 @@ import {
 import { IP_PROTO_ICMP } from './wire/ipv4.js';
 import { copyBytes } from './wire/bytes.js';
 import type { NetStats, RxDropReason } from './stats.js';
+import { positive } from './options.js';
 
 /** Where locally originated datagrams go (the stack queues them until their next hop resolves). */
 export interface IpOutput {
@@ -90,8 +91,16 @@ export class IcmpLayer {
   ) {
     // Defaults follow Linux's spirit (icmp_msgs_per_sec 1000, burst 50) for echo, and an order
     // of magnitude less for errors, which nobody legitimately needs in bulk from a gateway.
-    this.echoBucket = new TokenBucket(opts.echoRatePerSec ?? 1000, opts.echoBurst ?? 50);
-    this.errorBucket = new TokenBucket(opts.errorRatePerSec ?? 100, opts.errorBurst ?? 10);
+    const echoRate = opts.echoRatePerSec ?? 1000;
+    const echoBurst = opts.echoBurst ?? 50;
+    const errorRate = opts.errorRatePerSec ?? 100;
+    const errorBurst = opts.errorBurst ?? 10;
+    positive('netstack.icmp.echoRatePerSec', echoRate, false);
+    positive('netstack.icmp.echoBurst', echoBurst, true);
+    positive('netstack.icmp.errorRatePerSec', errorRate, false);
+    positive('netstack.icmp.errorBurst', errorBurst, true);
+    this.echoBucket = new TokenBucket(echoRate, echoBurst);
+    this.errorBucket = new TokenBucket(errorRate, errorBurst);
   }
 
   /**

@@ -17,6 +17,8 @@ import {
   prefixMask,
 } from './wire/ipv4.js';
 import type { NetStats } from './stats.js';
+import { positive } from './options.js';
+import { SluiceError } from '../errors.js';
 import { copyBytes } from './wire/bytes.js';
 
 /** nextHop() result when there is no route: outside both the uint32 and the int32 ranges. */
@@ -163,11 +165,19 @@ export class Reassembler {
     opts: ReassemblyOptions = {},
   ) {
     this.maxDatagrams = opts.maxDatagrams ?? 16;
-    this.maxDatagramBytes = Math.min(opts.maxDatagramBytes ?? IPV4_MAX_TOTAL, IPV4_MAX_TOTAL);
+    this.maxDatagramBytes = opts.maxDatagramBytes ?? IPV4_MAX_TOTAL;
     this.maxFragments = opts.maxFragments ?? 64;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    if (!(this.maxDatagrams >= 1 && this.maxDatagramBytes >= 68 && this.maxFragments >= 2 && this.timeoutMs > 0)) {
-      throw new RangeError('Reassembler: limits must be positive (maxDatagramBytes >= 68, RFC 791 minimum)');
+    positive('netstack.reassembly.maxDatagrams', this.maxDatagrams, true);
+    positive('netstack.reassembly.maxFragments', this.maxFragments, true);
+    positive('netstack.reassembly.timeoutMs', this.timeoutMs, false);
+    const mdb = opts.maxDatagramBytes ?? IPV4_MAX_TOTAL;
+    // RFC 791: every host must accept 576-byte datagrams (in fragments or not).
+    if (!Number.isInteger(mdb) || mdb < 576 || mdb > IPV4_MAX_TOTAL) {
+      throw new SluiceError('SLUICE_CONFIG_INVALID', `netstack.reassembly.maxDatagramBytes: ${JSON.stringify(mdb)} must be an integer 576-65535 (RFC 791)`, {
+        field: 'netstack.reassembly.maxDatagramBytes',
+        value: mdb,
+      });
     }
     for (let i = 0; i < this.maxDatagrams; i++) this.slots.push(new Datagram(this.maxFragments));
   }

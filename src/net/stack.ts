@@ -225,10 +225,19 @@ export class NetStack implements PacketProcessor {
     }
     this.mtu = opts.mtu;
     this.ttl = opts.ttl ?? 64;
+    if (!Number.isInteger(this.ttl) || this.ttl < 1 || this.ttl > 255) throw configError('ttl', opts.ttl, 'must be an integer 1-255');
+    const pendingPackets = opts.pendingPackets ?? 64;
+    const pendingPerHop = opts.pendingPerHop ?? 16;
+    if (!Number.isInteger(pendingPackets) || pendingPackets < 1 || pendingPackets > 65536) {
+      throw configError('pendingPackets', opts.pendingPackets, 'must be an integer 1-65536');
+    }
+    if (!Number.isInteger(pendingPerHop) || pendingPerHop < 1) {
+      throw configError('pendingPerHop', opts.pendingPerHop, 'must be an integer >= 1');
+    }
     this.arp = new ArpCache(this.stats, opts.arp);
     this.reassembler = new Reassembler(this.stats, opts.reassembly);
     this.filter = new PacketFilter(opts.filter ?? ALLOW_ALL, this.stats, { path: 'netstack.filter' });
-    this.pending = new PendingQueue(opts.pendingPackets ?? 64, this.mtu, opts.pendingPerHop ?? 16);
+    this.pending = new PendingQueue(pendingPackets, this.mtu, pendingPerHop);
     this.sink = new BatchSink(this);
     const pending = this.pending;
     const self = this;

@@ -154,6 +154,13 @@ t.test('options are validated with the field named', async (t) => {
     [{ prefixLength: 33 }, /netstack\.prefixLength: 33/],
     [{ gateway: '10.0.0.1' }, /netstack\.gateway: "10\.0\.0\.1" must be another address inside 198\.18\.0\.1\/24/],
     [{ mtu: 67 }, /netstack\.mtu: 67/],
+    [{ ttl: 0 }, /netstack\.ttl: 0 must be an integer 1-255/],
+    [{ arp: { retryMs: 0 } }, /netstack\.arp\.retryMs: 0 must be a positive number/],
+    [{ arp: { maxEntries: 2.5 } }, /netstack\.arp\.maxEntries: 2\.5 must be a positive integer/],
+    [{ reassembly: { maxDatagramBytes: 100 } }, /netstack\.reassembly\.maxDatagramBytes: 100 must be an integer 576-65535/],
+    [{ reassembly: { timeoutMs: -1 } }, /netstack\.reassembly\.timeoutMs/],
+    [{ pendingPackets: 0 }, /netstack\.pendingPackets: 0/],
+    [{ pendingPerHop: 1.5 }, /netstack\.pendingPerHop: 1\.5/],
     [{ filter: { allow: ['1.2.3.4/99'], deny: [], maxConnectionsPerSource: 0, synRatePerSource: 0, synBurstPerSource: 0 } }, /netstack\.filter\.allow\[0\]/],
   ];
   for (const [o, re] of bad) {
