@@ -3,15 +3,19 @@
 
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 
-/** A ring of bytes. Capacity grows by doubling; it never shrinks (connections are short-lived). */
+const NONE = new Uint8Array(0);
+
+/**
+ * A ring of bytes. Storage is allocated on first use (a receive ring stays empty while the
+ * application keeps up, so idle connections cost no buffer), grows by doubling and is dropped by
+ * release() when the connection no longer needs it.
+ */
 export class ByteRing {
-  private buf: Uint8Array;
+  private buf: Uint8Array = NONE;
   private head = 0;
   length = 0;
 
-  constructor(initial: number) {
-    this.buf = new Uint8Array(initial > 0 ? initial : 4096);
-  }
+  constructor(private readonly initial: number) {}
 
   get capacity(): number {
     return this.buf.length;
@@ -56,8 +60,16 @@ export class ByteRing {
     this.length = 0;
   }
 
+  /** Free the storage (the ring must be empty). */
+  release(): void {
+    if (this.length === 0) {
+      this.buf = NONE;
+      this.head = 0;
+    }
+  }
+
   private grow(need: number): void {
-    let cap = this.buf.length * 2;
+    let cap = this.buf.length > 0 ? this.buf.length * 2 : Math.max(this.initial, 1024);
     while (cap < need) cap *= 2;
     const next = new Uint8Array(cap);
     this.copyOut(0, next, 0, this.length);

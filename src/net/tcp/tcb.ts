@@ -383,6 +383,9 @@ export class Tcb {
     }
     this.setState(TcpState.CLOSED);
     this.tRtx = this.tDelack = this.tPersist = this.tKeep = this.tLinger = Infinity;
+    this.sndBuf.clear();
+    this.sndBuf.release();
+    this.reasm.clear();
     this.host.remove(this);
   }
 
@@ -744,6 +747,9 @@ export class Tcb {
 
   private enterTimeWait(now: number): void {
     this.setState(TcpState.TIME_WAIT);
+    // Everything we sent is acknowledged; TIME-WAIT keeps only sequence state (RFC 9293 3.6).
+    this.sndBuf.release();
+    this.reasm.clear();
     this.tRtx = this.tPersist = this.tKeep = this.tDelack = Infinity;
     this.tLinger = now + this.host.cfg.timeWaitMs;
     this.host.noteDeadline(this.tLinger);
