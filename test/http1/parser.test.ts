@@ -4,6 +4,26 @@ import t from 'tap';
 import { Http1Parser, type ParserLimits } from '../../src/http1/parser.js';
 import type { SluiceError } from '../../src/errors.js';
 import { INVALID, VALID, type ParserCase } from './parser-cases.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/http1/', import.meta.url));
+
+/** A .txt fixture (format: test/fixtures/http1/README.md) as a ParserCase. */
+function loadFixture(file: string): ParserCase {
+  let expect: Partial<ParserCase> = {};
+  let input = '';
+  for (const line of readFileSync(FIXTURES + file, 'latin1').split('\n')) {
+    if (line.startsWith('#!')) expect = JSON.parse(line.slice(2)) as Partial<ParserCase>;
+    else if (line.startsWith('#')) continue;
+    else {
+      input += line.replace(/\\(r|n|t|\\|x[0-9a-fA-F]{2})/g, (_m, e: string) =>
+        e === 'r' ? '\r' : e === 'n' ? '\n' : e === 't' ? '\t' : e === '\\' ? '\\' : String.fromCharCode(parseInt(e.slice(1), 16)),
+      );
+    }
+  }
+  return { ...expect, name: file, input };
+}
 
 type Ev = [string, ...unknown[]];
 
@@ -98,6 +118,12 @@ t.test('valid requests', async (t) => {
 
 t.test('rejections', async (t) => {
   for (const c of INVALID) t.test(c.name, async (t) => checkCase(t, c));
+});
+
+t.test('byte fixtures (test/fixtures/http1/*.txt)', async (t) => {
+  const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.txt')).sort();
+  t.ok(files.length >= 5, `${files.length} fixture files`);
+  for (const f of files) t.test(f, async (t) => checkCase(t, loadFixture(f)));
 });
 
 t.test('pause after a message holds pipelined bytes and reports how many were consumed', async (t) => {
