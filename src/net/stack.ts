@@ -14,6 +14,7 @@ import { ArpCache, PendingQueue, type ArpOptions } from './arp.js';
 import { PacketFilter, type FilterRules } from './filter.js';
 import { IcmpLayer, type IcmpOptions, type IpOutput } from './icmp.js';
 import { Ipv4Host, NO_ROUTE, Reassembler, type ReassemblyOptions } from './ipv4.js';
+import { positive } from './options.js';
 import { NetStats, type AcceptKind, type NetStatsSnapshot, type RxDropReason } from './stats.js';
 import {
   ARP_LEN,
@@ -87,6 +88,8 @@ export interface NetStackOptions {
   mtu: number;
   /** Source filter rules; default allows everything without limits. */
   filter?: FilterRules;
+  /** Sources with a SYN token bucket held at once (default 65536). */
+  filterMaxTrackedSources?: number;
   arp?: ArpOptions;
   reassembly?: ReassemblyOptions;
   icmp?: IcmpOptions;
@@ -236,7 +239,11 @@ export class NetStack implements PacketProcessor {
     }
     this.arp = new ArpCache(this.stats, opts.arp);
     this.reassembler = new Reassembler(this.stats, opts.reassembly);
-    this.filter = new PacketFilter(opts.filter ?? ALLOW_ALL, this.stats, { path: 'netstack.filter' });
+    if (opts.filterMaxTrackedSources !== undefined) positive('netstack.filterMaxTrackedSources', opts.filterMaxTrackedSources, true);
+    this.filter = new PacketFilter(opts.filter ?? ALLOW_ALL, this.stats, {
+      path: 'netstack.filter',
+      maxTrackedSources: opts.filterMaxTrackedSources,
+    });
     this.pending = new PendingQueue(pendingPackets, this.mtu, pendingPerHop);
     this.sink = new BatchSink(this);
     const pending = this.pending;
