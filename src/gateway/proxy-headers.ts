@@ -177,8 +177,9 @@ export interface DownstreamHead {
  * the codec frames the body itself from contentLength (kept when the upstream gave it, -1 when
  * the upstream streamed, in which case undici already decoded its chunking).
  */
-export function downstreamResponseHeaders(headers: HeaderList, edit: HeaderEdit): DownstreamHead {
+export function downstreamResponseHeaders(headers: HeaderList, edit: HeaderEdit, requestId = ''): DownstreamHead {
   const listed = connectionListed(headers);
+  let hasRequestId = false;
   const via: string[] = [];
   const out: HeaderList = [];
   let contentLength = -1;
@@ -197,8 +198,12 @@ export function downstreamResponseHeaders(headers: HeaderList, edit: HeaderEdit)
       via.push(headers[i + 1].trim());
       continue;
     }
+    if (name === 'x-request-id') hasRequestId = true;
     out.push(name, headers[i + 1]);
   }
+  // The client gets the id its access log line and any error body carry, unless the upstream
+  // answered with its own.
+  if (requestId !== '' && !hasRequestId) out.push('x-request-id', requestId);
   // RFC 9112 6.3 (3): Transfer-Encoding overrides Content-Length.
   if (chunked) contentLength = -1;
   // Upstream responses arrive over undici's HTTP/1.1 client.

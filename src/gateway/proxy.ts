@@ -88,7 +88,7 @@ export function proxy(exchange: HttpExchange, action: ProxyAction, cluster: Clus
     },
     {
       onResponse(upstream: UpstreamResponseHead): void {
-        const down = downstreamResponseHeaders(upstream.headers, action.responseHeaders);
+        const down = downstreamResponseHeaders(upstream.headers, action.responseHeaders, ctx.requestId);
         status = upstream.status;
         exchange.respond({ status: upstream.status, headers: down.headers, contentLength: down.contentLength });
       },

@@ -175,3 +175,9 @@ t.test('response: streamed upstream bodies have no length (-1); Transfer-Encodin
   t.same(all(downstreamResponseHeaders(['transfer-encoding', 'chunked'], NO_EDIT).headers, 'transfer-encoding'), []);
   t.equal(downstreamResponseHeaders(['content-length', '0'], NO_EDIT).contentLength, 0);
 });
+
+t.test('the response carries the request id unless the upstream set its own', async (t) => {
+  t.same(all(downstreamResponseHeaders([], NO_EDIT, 'rid-1').headers, 'x-request-id'), ['rid-1']);
+  t.same(all(downstreamResponseHeaders(['x-request-id', 'up-7'], NO_EDIT, 'rid-1').headers, 'x-request-id'), ['up-7']);
+  t.same(all(downstreamResponseHeaders([], NO_EDIT).headers, 'x-request-id'), []);
+});
