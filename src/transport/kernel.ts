@@ -7,6 +7,12 @@
 // fixed at creation, and Node leaves the socket open after a handshake timeout. Wrapping the
 // socket here gives one place that sees every handshake start and end.
 //
+// Why no SNICallback: Node applies only the *current* certificate of the context SNICallback
+// returns (SSL_use_certificate of SSL_CTX_get0_certificate), on top of the starting context's
+// certificates. An ECDSA+RSA pair for a name would be cut to one, and the other key type would
+// come from the default certificate, under the wrong name. So the listener reads the ClientHello's
+// server_name itself (src/tls/client-hello.ts) and starts the handshake with the right context.
+//
 // Layering note: Node's tls.Server fuses TCP accept with the TLS handshake, so this one transport
 // file reaches up into src/tls for the certificate store and the TLS policy. The bypass path keeps
 // the layers apart (TCP below, TLS engine above).
@@ -16,6 +22,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { SluiceError } from '../errors.js';
 import type { CertStore } from '../tls/cert-store.js';
+import { ClientHelloReader } from '../tls/client-hello.js';
 import { classifyHandshakeError, type HandshakeFailureReason } from '../tls/handshake-errors.js';
 import { resolveTlsOptions, tlsPolicy, type TlsListenerOptions } from '../tls/settings.js';
 import type { Connection } from './connection.js';
@@ -56,8 +63,12 @@ export class KernelListener {
   private tlsOpts: TlsListenerOptions | null;
   private store: CertStore | null;
   private server: NetServer | null = null;
-  /** The context every handshake starts with: policy, default certificate, current ticket key. */
-  private serverCtx: SecureContext | null = null;
+  /**
+   * This listener's contexts, one per store context, built on first use with the current policy
+   * and ticket key. Replaced (not mutated) on rotation, store swap and option change, so a
+   * handshake that already holds a context is never affected.
+   */
+  private contexts = new Map<SecureContext, SecureContext>();
   private ticketKey: Buffer = randomBytes(48);
   private ticketTimer: NodeJS.Timeout | null = null;
   private readonly open = new Set<StreamConnection>();
@@ -72,7 +83,7 @@ export class KernelListener {
         field: `listeners.${opts.name}.tls`,
       });
     }
-    if (this.tlsOpts) this.serverCtx = this.buildServerContext();
+    if (this.tlsOpts) this.contextFor('');
   }
 
   /** Connections handed to onConnection and not yet closed. */
@@ -114,18 +125,19 @@ export class KernelListener {
   }
 
   /**
-   * Swaps the certificate store: handshakes that start after this call use the new store;
-   * connections already established (or mid-handshake) keep the certificate they got.
+   * Swaps the certificate store: handshakes whose ClientHello arrives after this call use the new
+   * store; connections already established (or mid-handshake) keep the certificate they got.
    */
   setCertStore(store: CertStore): void {
     if (!this.tlsOpts) throw new Error(`listener ${this.opts.name} is plain TCP; it has no certificates`);
-    const prev = this.store;
+    const prev = { store: this.store, contexts: this.contexts };
     this.store = store;
+    this.contexts = new Map();
     try {
-      // Clients without SNI never reach SNICallback and get the server context's certificate.
-      this.serverCtx = this.buildServerContext();
+      this.contextFor('');
     } catch (e) {
-      this.store = prev;
+      this.store = prev.store;
+      this.contexts = prev.contexts;
       throw e;
     }
   }
@@ -140,7 +152,7 @@ export class KernelListener {
     if (!prev) throw new Error(`listener ${this.opts.name} is plain TCP; it has no TLS options`);
     const next = resolveTlsOptions({ ...prev, ...input });
     this.tlsOpts = next;
-    this.serverCtx = this.buildServerContext();
+    this.contexts = new Map();
     if (next.sessionTickets !== prev.sessionTickets || next.ticketRotateSeconds !== prev.ticketRotateSeconds) this.startTicketRotation();
   }
 
@@ -151,7 +163,7 @@ export class KernelListener {
    */
   rotateTicketKey(): void {
     this.ticketKey = randomBytes(48);
-    if (this.tlsOpts) this.serverCtx = this.buildServerContext();
+    this.contexts = new Map();
   }
 
   /** Stops accepting. Open connections (and handshakes in progress) are left alone. */
@@ -165,24 +177,32 @@ export class KernelListener {
     s.close();
   }
 
-  private buildServerContext(): SecureContext {
-    const t = this.tlsOpts!;
+  /** The context a handshake for `servername` starts with ('' for none / unreadable hello). */
+  private contextFor(servername: string): SecureContext {
     const store = this.store!;
-    const creds = store.credentialsOf(store.defaultContext);
-    const policy = tlsPolicy(t.minVersion);
-    // A context per key and per option change: the ticket key lives in the context (the one the
-    // handshake starts with decides, even after SNI switches certificates), and the public way to
-    // give a context a key is at creation. A few hundred microseconds once an hour.
-    return createSecureContext({
-      ...policy,
-      key: creds.key,
-      cert: creds.cert,
-      ticketKeys: this.ticketKey,
-      // The ticket lifetime hint and OpenSSL's session timeout: a ticket cannot outlive the key
-      // that sealed it, so advertise no more than one rotation period.
-      sessionTimeout: Math.max(1, Math.ceil(t.ticketRotateSeconds)),
-      secureOptions: (policy.secureOptions ?? 0) | (t.sessionTickets ? 0 : cryptoConstants.SSL_OP_NO_TICKET),
-    });
+    const storeCtx = servername === '' ? store.defaultContext : store.secureContextFor(servername);
+    let ctx = this.contexts.get(storeCtx);
+    if (!ctx) {
+      const t = this.tlsOpts!;
+      const policy = tlsPolicy(t.minVersion);
+      // The ticket key lives in the context the handshake starts with, and the public way to give
+      // a context a key is at creation: hence a fresh set of contexts per key. A few hundred
+      // microseconds per certificate once per rotation.
+      ctx = createSecureContext({
+        ...policy,
+        ...store.credentialsOf(storeCtx),
+        ticketKeys: this.ticketKey,
+        // OpenSSL refuses to resume a session whose id context differs; one value for every
+        // context of this listener lets a ticket resume whichever certificate the name maps to.
+        sessionIdContext: 'sluice',
+        // The ticket lifetime hint and OpenSSL's session timeout: a ticket cannot outlive the key
+        // that sealed it, so advertise no more than one rotation period.
+        sessionTimeout: Math.max(1, Math.ceil(t.ticketRotateSeconds)),
+        secureOptions: (policy.secureOptions ?? 0) | (t.sessionTickets ? 0 : cryptoConstants.SSL_OP_NO_TICKET),
+      });
+      this.contexts.set(storeCtx, ctx);
+    }
+    return ctx;
   }
 
   private accept(socket: Socket): void {
@@ -191,51 +211,87 @@ export class KernelListener {
       this.adopt(socket, new StreamConnection(socket, { transport: 'kernel', listener: this.opts.name, tls: null }));
       return;
     }
-    const alpn = t.alpn;
-    const tlsSocket = new TLSSocket(socket, {
-      isServer: true,
-      secureContext: this.serverCtx!,
-      // The store is read when the ClientHello arrives: setCertStore is atomic per handshake.
-      SNICallback: (servername, cb) => cb(null, this.store!.secureContextFor(servername)),
-      // Server preference decides (RFC 7301 3.2 leaves the choice to the server). No overlap:
-      // undefined, and Node sends the fatal no_application_protocol alert. A client that sends no
-      // ALPN extension never gets here and proceeds without ALPN (TlsInfo.alpn '').
-      ...(alpn.length > 0 ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => pickAlpn(alpn, protocols) } : {}),
-    });
-    this.pending.add(tlsSocket);
+    // One handshake's life: read the ClientHello (raw socket), then the TLS handshake (TLSSocket),
+    // ending in exactly one of 'secure' or fail(reason), within one absolute deadline.
+    let current: Socket = socket;
     let settled = false;
+    this.pending.add(socket);
     const fail = (reason: HandshakeFailureReason): void => {
       if (settled) return;
       settled = true;
-      cleanup();
+      detach();
+      this.pending.delete(socket);
       this.opts.events?.handshakeFailure(reason);
-      tlsSocket.destroy();
+      current.destroy();
     };
-    // Absolute deadline: handshake bytes trickling in one at a time do not extend it.
+    // Absolute: handshake bytes trickling in one at a time do not extend it.
     const timer = setTimeout(() => fail('timeout'), t.handshakeTimeoutMs);
     const onError = (err: Error): void => fail(classifyHandshakeError(err));
     // With allowHalfOpen a FIN mid-handshake would otherwise wait silently for the timeout.
     const onEnd = (): void => fail('client_closed');
     const onClose = (): void => fail('client_closed');
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      this.pending.delete(tlsSocket);
-      tlsSocket.off('error', onError);
-      tlsSocket.off('end', onEnd);
-      tlsSocket.off('close', onClose);
+    const watch = (s: Socket): void => {
+      s.on('error', onError);
+      s.on('end', onEnd);
+      s.on('close', onClose);
     };
-    tlsSocket.on('error', onError);
-    tlsSocket.on('end', onEnd);
-    tlsSocket.on('close', onClose);
-    tlsSocket.once('secure', () => {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      const sni = typeof tlsSocket.servername === 'string' ? tlsSocket.servername : '';
-      const tls = tlsInfoOf(tlsSocket, sni);
-      this.opts.events?.handshake({ version: tls.version, alpn: tls.alpn, resumed: tls.resumed });
-      this.adopt(tlsSocket, new StreamConnection(tlsSocket, { transport: 'kernel', listener: this.opts.name, tls }));
-    });
+    const unwatch = (s: Socket): void => {
+      s.off('error', onError);
+      s.off('end', onEnd);
+      s.off('close', onClose);
+    };
+    const detach = (): void => {
+      clearTimeout(timer);
+      unwatch(current);
+      socket.off('data', onHello);
+    };
+
+    const reader = new ClientHelloReader();
+    const onHello = (chunk: Buffer): void => {
+      const hello = reader.push(chunk);
+      if (hello.kind === 'need_more') return;
+      socket.off('data', onHello);
+      socket.pause();
+      unwatch(socket);
+      // The TLSSocket replays what the raw socket has buffered before reading on (initRead).
+      socket.unshift(reader.buffered);
+      // An unreadable hello goes to OpenSSL with the default context: it sends the right alert
+      // and reports the reason (http_request, unsupported_protocol, ...).
+      const sni = hello.kind === 'hello' ? hello.sni : '';
+      handshake(sni);
+    };
+
+    const handshake = (sni: string): void => {
+      const alpn = t.alpn;
+      let tlsSocket: TLSSocket;
+      try {
+        tlsSocket = new TLSSocket(socket, {
+          isServer: true,
+          secureContext: this.contextFor(sni),
+          // Server preference decides (RFC 7301 3.2 leaves the choice to the server). No
+          // overlap: undefined, and Node sends the fatal no_application_protocol alert. A client
+          // that sends no ALPN extension never gets here and proceeds without ALPN (alpn '').
+          ...(alpn.length > 0 ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => pickAlpn(alpn, protocols) } : {}),
+        });
+      } catch (e) {
+        fail(classifyHandshakeError(e));
+        return;
+      }
+      current = tlsSocket;
+      watch(tlsSocket);
+      tlsSocket.once('secure', () => {
+        if (settled) return;
+        settled = true;
+        detach();
+        this.pending.delete(socket);
+        const tls = tlsInfoOf(tlsSocket, sni);
+        this.opts.events?.handshake({ version: tls.version, alpn: tls.alpn, resumed: tls.resumed });
+        this.adopt(tlsSocket, new StreamConnection(tlsSocket, { transport: 'kernel', listener: this.opts.name, tls }));
+      });
+    };
+
+    watch(socket);
+    socket.on('data', onHello);
   }
 
   private startTicketRotation(): void {
