@@ -249,7 +249,6 @@ export class Http1Parser {
   private bodyBytes = 0;
   private chunkDigits = 0;
   private chunkExtBytes = 0;
-  private keepAlive = true;
   private bodyState = S_START;
   /** The current head decoded once, and where it lies in the buffer of this execute() (hsEnd -1: none). */
   private hs = '';
@@ -942,7 +941,6 @@ export class Http1Parser {
     let keepAlive: boolean;
     if (http11) keepAlive = !this.connClose;
     else keepAlive = this.connKeepAlive && !this.connClose;
-    this.keepAlive = keepAlive;
     const hasBody = next !== S_START;
     const head: ParsedRequestHead = {
       method,
