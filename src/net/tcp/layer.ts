@@ -126,6 +126,7 @@ export class TcpLayer implements TcbHost {
       timeouts: 0,
       rtoExpirations: 0,
       fastRecoveries: 0,
+      tailLossProbes: 0,
       windowProbes: 0,
       keepaliveProbes: 0,
       drops: {},

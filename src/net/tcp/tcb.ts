@@ -169,6 +169,10 @@ export class Tcb {
   keepalive: KeepaliveConfig | null = null;
   /** TIME-WAIT expiry or the FIN-WAIT-2 timeout. */
   tLinger = Infinity;
+  /** Tail loss probe (RFC 8985 7): fires before the RTO when the end of a flight may be lost. */
+  tTlp = Infinity;
+  private tlpOut = false;
+  private tlpProbe = false;
 
   // Output requests
   ackNow = false;
@@ -382,7 +386,7 @@ export class Tcb {
       this.closeError = err;
     }
     this.setState(TcpState.CLOSED);
-    this.tRtx = this.tDelack = this.tPersist = this.tKeep = this.tLinger = Infinity;
+    this.tRtx = this.tDelack = this.tPersist = this.tKeep = this.tLinger = this.tTlp = Infinity;
     this.sndBuf.clear();
     this.sndBuf.release();
     this.reasm.clear();
@@ -842,6 +846,8 @@ export class Tcb {
     // RFC 6298 5.2 / 5.3
     if (this.sndUna === this.sndMax) this.tRtx = Infinity;
     else this.armRtx(now);
+    this.tlpOut = false;
+    this.armTlp(now);
     if (this.drainWanted && this.sndBuf.length < this.highWater) {
       // delivered in notify()
     }
@@ -892,8 +898,13 @@ export class Tcb {
       this.host.markPending(this);
       return;
     }
-    const sackLoss = this.sackOk && this.board.sacked >= 3 * mss;
-    if (this.dupAcks >= 3 || sackLoss) {
+    // RFC 5827 early retransmit: with fewer than four segments outstanding and nothing new to
+    // send, three duplicates can never come; lower the threshold to outstanding - 1.
+    const outstanding = Math.ceil(seqDiff(this.sndMax, this.sndUna) / mss);
+    const nothingNew = this.unsent === 0;
+    const thresh = nothingNew && outstanding < 4 ? Math.max(1, outstanding - 1) : 3;
+    const sackLoss = this.sackOk && this.board.sacked >= thresh * mss;
+    if (this.dupAcks >= thresh || sackLoss) {
       // RFC 6582 3.2 step 2: only if this loss is newer than the last recovery.
       if (!seqGt(this.sndUna, this.recover) && this.recover !== this.iss) {
         if (seqGt(this.recover, this.sndUna)) return;
@@ -1030,12 +1041,34 @@ export class Tcb {
     if (this.tPersist < d) d = this.tPersist;
     if (this.tKeep < d) d = this.tKeep;
     if (this.tLinger < d) d = this.tLinger;
+    if (this.tTlp < d) d = this.tTlp;
     return d;
   }
 
   private armRtx(now: number): void {
     this.tRtx = now + this.rtt.rto;
     this.host.noteDeadline(this.tRtx);
+  }
+
+  /**
+   * RFC 8985 7.2: PTO = 2 * SRTT (plus the peer's delayed-ACK time when one segment is out),
+   * only with an RTT sample, outside recovery, one probe per flight, and only if it beats the RTO.
+   */
+  private armTlp(now: number): void {
+    if (!this.rtt.hasSample || this.inRecovery || this.tlpOut || this.retries > 0 || this.sndUna === this.sndMax || this.sndWnd === 0) {
+      this.tTlp = Infinity;
+      return;
+    }
+    let pto = 2 * this.rtt.srtt;
+    if (seqDiff(this.sndMax, this.sndUna) <= this.smss) pto += this.host.cfg.delayedAckMs;
+    if (pto < 10) pto = 10;
+    const at = now + pto;
+    if (at >= this.tRtx) {
+      this.tTlp = Infinity;
+      return;
+    }
+    this.tTlp = at;
+    this.host.noteDeadline(at);
   }
 
   private armKeepalive(now: number): void {
@@ -1070,6 +1103,15 @@ export class Tcb {
         this.host.counters.timeouts++;
         this.abort('timeout', new Error('FIN-WAIT-2 timeout: the peer never closed'));
         return;
+      }
+    }
+    if (this.tTlp <= now) {
+      this.tTlp = Infinity;
+      if (!this.inRecovery && this.sndUna !== this.sndMax && this.state !== TcpState.TIME_WAIT) {
+        this.tlpProbe = true;
+        this.tlpOut = true;
+        this.host.counters.tailLossProbes++;
+        this.host.markPending(this);
       }
     }
     if (this.tDelack <= now) {
@@ -1153,6 +1195,7 @@ export class Tcb {
       this.board.clear(); // RFC 2018 8: the receiver may have reneged
     }
     this.rttActive = false;
+    this.tTlp = Infinity;
     this.tsRtoMark = this.tsNow(now);
     this.rtt.backOff();
     this.armRtx(now);
@@ -1317,6 +1360,28 @@ export class Tcb {
       }
     }
 
+    // RFC 8985 7.3: the probe is one new segment if the peer's window allows, else the last
+    // segment sent again. Either draws an ACK (with SACK) that can start fast recovery.
+    if (this.tlpProbe) {
+      this.tlpProbe = false;
+      const newLen = Math.min(this.smss - this.sackOptExtra(), seqDiff(dataEnd, this.sndNxt), seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt));
+      if (newLen <= 0 && seqLe(this.sndMax, dataEnd)) {
+        const len = Math.min(this.smss - this.sackOptExtra(), seqDiff(this.sndMax, this.bufSeq));
+        if (len > 0) {
+          const seq = seqAdd(this.sndMax, -len);
+          if (!this.emitSegment(now, sink, seq, len, ACK | PSH)) return false;
+          this.retransmits++;
+          c.retransmits++;
+          c.retransmittedBytes += len;
+        }
+      } else if (newLen > 0) {
+        if (!this.emitSegment(now, sink, this.sndNxt, newLen, ACK | (newLen === seqDiff(dataEnd, this.sndNxt) ? PSH : 0))) return false;
+        this.sndNxt = seqAdd(this.sndNxt, newLen);
+        if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+      }
+      this.armRtx(now);
+    }
+
     // NewReno fast retransmit / partial ACK: one segment at SND.UNA, outside cwnd (RFC 6582 3.2).
     if (this.rtxNow) {
       const len = Math.min(this.smss - this.sackOptExtra(), seqDiff(dataEnd, this.sndUna));
@@ -1391,6 +1456,8 @@ export class Tcb {
       if (this.tRtx === Infinity) this.armRtx(now);
       if (sendFin) break;
     }
+
+    if (this.tTlp === Infinity) this.armTlp(now);
 
     // RFC 9293 3.8.6.1: data waiting, a zero (or, 3.8.6.2.1, too small to use) window and
     // nothing in flight -> persist timer.

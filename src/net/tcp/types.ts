@@ -122,6 +122,8 @@ export interface TcpCounters {
   rtoExpirations: number;
   /** Fast retransmit / recovery episodes entered (RFC 5681 3.2, RFC 6675). */
   fastRecoveries: number;
+  /** Tail loss probes sent (RFC 8985 7). */
+  tailLossProbes: number;
   /** Zero-window probes sent (RFC 9293 3.8.6.1). */
   windowProbes: number;
   keepaliveProbes: number;

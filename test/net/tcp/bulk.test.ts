@@ -80,7 +80,7 @@ for (const [loss, seed, cfg] of [
     t.comment(
       `${name}: wall ${r.wallMs.toFixed(0)} ms (${(DATA.length / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s of CPU), ` +
         `simulated ${(r.simMs / 1000).toFixed(1)} s (${(DATA.length / 1e6 / (r.simMs / 1000)).toFixed(2)} MB/s on the wire), ` +
-        `lost ${r.net.lost}, retransmits ${ac.retransmits}, RTOs ${ac.rtoExpirations}, fast recoveries ${ac.fastRecoveries}`,
+        `lost ${r.net.lost}, retransmits ${ac.retransmits}, RTOs ${ac.rtoExpirations}, fast recoveries ${ac.fastRecoveries}, TLPs ${ac.tailLossProbes}`,
     );
   });
 }

@@ -229,7 +229,9 @@ t.test('RTO backs off exponentially while the peer is unreachable and resets aft
   s.net.advance(8000);
   const sends = dataSegs(s.net, A).map((x) => x.at);
   const gaps = sends.slice(1).map((x, i) => Math.round(x - sends[i]));
-  t.same(gaps.slice(0, 4), [200, 400, 800, 1600], 'the RTO doubles: 200, 400, 800, 1600 ms');
+  t.ok(gaps[0] < 200, `a tail loss probe first, ${gaps[0]} ms after the send (RFC 8985 7: 2*SRTT + delayed-ACK allowance)`);
+  t.equal(s.a.counters.tailLossProbes, 1, 'one probe per flight');
+  t.same(gaps.slice(1, 5), [200, 400, 800, 1600], 'then the RTO doubles: 200, 400, 800, 1600 ms');
   t.ok(s.client.stats().rtoMs >= 3200);
   s.net.filter = null;
   s.net.run(() => s.sc.bytes === 14, 20_000);
