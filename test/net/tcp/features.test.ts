@@ -221,6 +221,18 @@ t.test('SACK repairs four losses in one window in one round trip; NewReno needs 
   t.equal(withSack.rto, 0, 'no retransmission timeout with SACK');
 });
 
+t.test('ten losses spread over two windows: SACK repairs them without a timeout, NewReno falls back on the RTO', async (t) => {
+  const drops = [100, 105, 110, 115, 120, 125, 130, 135, 140, 145];
+  const withSack = transferWithDrops(true, 400_000, drops);
+  const without = transferWithDrops(false, 400_000, drops);
+  t.comment(JSON.stringify({ withSack, without }));
+  t.ok(withSack.done && without.done);
+  t.equal(withSack.retxBytes, 10 * 1448, 'SACK resends exactly the ten lost segments');
+  t.equal(withSack.rto, 0);
+  t.ok(without.rto > 0, `NewReno needed ${without.rto} RTOs`);
+  t.ok(withSack.ms * 1.5 < without.ms, `completion: SACK ${withSack.ms} ms, NewReno ${without.ms} ms`);
+});
+
 t.test('RTO backs off exponentially while the peer is unreachable and resets after a new sample (RFC 6298 5.5-5.7)', async (t) => {
   const s = setup(8);
   s.net.capture = [];
