@@ -242,11 +242,11 @@ export class Http1Exchange implements HttpExchange {
   // ---- session side ----
 
   /** The codec ended this exchange itself (broken request framing): the handler's calls become no-ops. */
-  codecAbort(error: SluiceError): void {
+  codecAbort(error: SluiceError, reason = 'protocol_error'): void {
     if (this.finished) return;
     this.abort(error);
     this.codecAborted = true;
-    this.fireAbort('protocol_error');
+    this.fireAbort(reason);
   }
 
   fireAbort(reason: string): void {
@@ -520,9 +520,15 @@ export class Http1Session implements ConnectionHandler {
   /** The peer sent FIN and every byte it sent has been parsed. */
   private peerGone(): void {
     if (this.parsing && !this.parsing.requestComplete) {
+      // FIN inside a body: this request can never complete, and a client that closed (not just
+      // half-closed) looks the same until a write fails. Treat it as gone: the body errors, the
+      // gateway hears onAbort, and the exchange ends here instead of holding the connection open.
       const ex = this.parsing;
       this.parsing = null;
-      if (ex.body && !ex.body.destroyed) ex.body.destroy(new SluiceError('SLUICE_CLIENT_ABORTED', 'client half-closed before the request body ended'));
+      const err = new SluiceError('SLUICE_CLIENT_ABORTED', 'client closed its side before the request body ended');
+      if (ex.body && !ex.body.destroyed) ex.body.destroy(err);
+      ex.closeAfter = true;
+      ex.codecAbort(err, 'peer_closed');
     }
     this.closing = true;
     this.setPause(PAUSE_STOP, true);

@@ -12,7 +12,9 @@ export interface TestServer {
 export async function startServer(handle: (ex: HttpExchange) => void, opts: Partial<Http1Options> = {}, events?: Http1Events): Promise<TestServer> {
   const sockets = new Set<net.Socket>();
   const handler: ExchangeHandler = { handle };
-  const server = net.createServer((socket) => {
+  // allowHalfOpen: the Connection contract lets us write after the peer's FIN (onEnd); Node's
+  // default would end our side at once and lose answers to requests already received.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     const conn = new StreamConnection(socket, { transport: 'kernel', listener: 'test', tls: null });

@@ -461,3 +461,28 @@ t.test('events observer sees requests and protocol errors by reason', async (t) 
   t.same(reqs, ['/a']);
   t.same(errs, ['http_not_implemented']);
 });
+
+t.test('client half-close after pipelined requests: every held request is still answered, then FIN', async (t) => {
+  const srv = await startServer((ex) => setTimeout(() => reply(ex, 200, ex.head.path), 20), { maxPipelined: 1 });
+  t.teardown(() => srv.close());
+  const r = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  const { data, closed } = await rawExchange(srv.port, [r('/1') + r('/2') + r('/3')], { endAfter: true, timeoutMs: 2000 });
+  t.ok(closed, 'server closed after answering');
+  t.same(parseResponses(data).map((x) => x.body), ['/1', '/2', '/3']);
+});
+
+t.test('client half-close in the middle of a body: the body errors, the response still goes out', async (t) => {
+  let bodyErr: unknown = null;
+  const srv = await startServer((ex) => {
+    ex.body?.on('error', (e) => {
+      bodyErr = e;
+      ex.abort(e as SluiceError);
+    });
+    ex.body?.resume();
+  });
+  t.teardown(() => srv.close());
+  const { data, closed } = await rawExchange(srv.port, ['POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc'], { endAfter: true, timeoutMs: 2000 });
+  t.ok(closed);
+  t.match(bodyErr, { code: 'SLUICE_CLIENT_ABORTED' });
+  t.equal(parseResponses(data)[0]?.status, 499, 'the abort answers with the error status');
+});
