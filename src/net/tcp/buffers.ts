@@ -4,6 +4,8 @@
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 
 const NONE = new Uint8Array(0);
+/** Below this many bytes a JS loop beats TypedArray.set on a fresh subarray. */
+const SMALL_COPY = 128;
 
 /**
  * A ring of bytes. Storage is allocated on first use (a receive ring stays empty while the
@@ -26,6 +28,17 @@ export class ByteRing {
     const cap = this.buf.length;
     let tail = this.head + this.length;
     if (tail >= cap) tail -= cap;
+    if (n <= SMALL_COPY) {
+      // Small copies by hand: set() on a subarray costs a view object and a native call, which
+      // dominated the small-message case of bench/tcp-memory.ts.
+      const b = this.buf;
+      for (let i = 0; i < n; i++) {
+        b[tail++] = src[off + i];
+        if (tail === cap) tail = 0;
+      }
+      this.length += n;
+      return;
+    }
     const first = Math.min(n, cap - tail);
     this.buf.set(first === src.length && off === 0 ? src : src.subarray(off, off + first), tail);
     if (first < n) this.buf.set(src.subarray(off + first, off + n), 0);
@@ -37,6 +50,14 @@ export class ByteRing {
     const cap = this.buf.length;
     let start = this.head + at;
     if (start >= cap) start -= cap;
+    if (n <= SMALL_COPY) {
+      const b = this.buf;
+      for (let i = 0; i < n; i++) {
+        dst[dstOff + i] = b[start++];
+        if (start === cap) start = 0;
+      }
+      return;
+    }
     const first = Math.min(n, cap - start);
     dst.set(this.buf.subarray(start, start + first), dstOff);
     if (first < n) dst.set(this.buf.subarray(0, n - first), dstOff + first);
