@@ -3,6 +3,27 @@
 // written straight into the burst buffer through a SegmentSink. Time is the caller's `now` in ms.
 //
 // Section references are to RFC 9293 unless another RFC is named.
+//
+// Choices, and why:
+// - Minimum RTO 200 ms, not RFC 6298's 1 s (rtt.ts): a gateway's peers are mostly close;
+//   `rtoMinMs: 1000` restores the RFC value. Backoff doubles up to rtoMaxMs (120 s), Karn's rule
+//   for timed segments, and for timestamps an echo older than the last RTO is not a sample.
+// - Loss recovery: NewReno (RFC 5681, 6582) without SACK; with SACK a simplified RFC 6675 (pipe =
+//   un-SACKed bytes above the highest SACK + retransmitted holes). Limited transmit (RFC 3042),
+//   early retransmit (RFC 5827) and a tail loss probe (RFC 8985 7) keep small windows and tail
+//   losses out of the RTO. No RACK, no CUBIC (RFC 9438) yet.
+// - Nagle is off (a gateway wants latency), but data is segmented only when output() runs, so
+//   writes made between two poll passes coalesce into full segments.
+// - Delayed ACK: every second full segment, else after delayedAckMs (40 ms); at once for
+//   out-of-order data (one duplicate ACK per such segment, SACK blocks rotated across them), a
+//   filled hole, a FIN or a window reopening.
+// - RST in TIME-WAIT is ignored (RFC 1337 TWA-1); a new SYN with a higher sequence or timestamp
+//   reopens a TIME-WAIT tuple when a listener exists (RFC 6191).
+// - FIN-WAIT-2 gives up after finWait2TimeoutMs without a segment (Linux's tcp_fin_timeout; the
+//   RFC has no such timer, but a half-closed peer that never closes must not hold state forever).
+// - The urgent pointer is ignored and URG data is delivered inline (RFC 6093 recommends against
+//   its use; nothing Sluice serves needs it).
+// - A TIME-WAIT connection keeps only its sequence state; its buffers are released.
 
 import {
   ACK,
