@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { CertStore } from '../../src/tls/cert-store.js';
 import { KernelListener } from '../../src/transport/kernel.js';
 import { SluiceError } from '../../src/errors.js';
+import { ensureDevCertificate } from '../../src/tls/dev-cert.js';
 import { opensslCert, runPeer, sClient, sClientSummary, tempDir } from '../fixtures/tls/peers.js';
 import { startListener, until, type TeardownHost } from '../fixtures/tls/listener.js';
 
@@ -84,6 +85,9 @@ t.test('openssl s_client: TLS 1.2 and 1.3 with AEAD ciphers, TlsInfo filled in',
   t.equal(rec.conns[0].info.tls?.sni, 'api.test');
   t.equal(rec.conns[0].info.tls?.alpn, 'http/1.1');
   t.equal(rec.conns[0].info.tls?.cipher, v13.cipher);
+  t.equal(rec.conns[0].info.remoteAddress, '127.0.0.1', 'addresses come through the TLS socket');
+  t.equal(rec.conns[0].info.localPort, port);
+  t.equal(rec.conns[0].info.transport, 'kernel');
   t.same(rec.failures, []);
 });
 
@@ -262,4 +266,30 @@ t.test('curl over TLS gets the answer the connection handler writes', async (t) 
   t.match(r.out, /^ok\n200 /);
   t.equal(rec.conns[0].info.tls?.sni, 'api.test');
   t.equal(rec.conns[0].info.tls?.alpn, 'http/1.1');
+});
+
+t.test('the generated dev certificate verifies in curl for localhost and 127.0.0.1 (no -k)', async (t) => {
+  const { dir, cleanup } = await tempDir('devcert-curl');
+  t.teardown(cleanup);
+  const certPath = `${dir}/dev.crt`;
+  const keyPath = `${dir}/dev.key`;
+  await ensureDevCertificate(certPath, keyPath);
+  const store = await CertStore.load([{ certPath, keyPath }]);
+  const { port } = await startListener(t, {
+    tls: { alpn: ['http/1.1'] },
+    certs: store,
+    onConnection: (conn) => {
+      conn.setHandler({
+        onData: () => void conn.write(Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok')),
+        onEnd: () => conn.end(),
+        onDrain: () => {},
+        onClose: () => {},
+      });
+    },
+  });
+  for (const url of [`https://localhost:${port}/`, `https://127.0.0.1:${port}/`]) {
+    const r = await runPeer('curl', ['-s', '-m', '5', '--cacert', certPath, '--resolve', `localhost:${port}:127.0.0.1`, url, '-w', ' %{ssl_verify_result}'], { holdMs: 0 });
+    t.equal(r.code, 0, `${url}: ${r.out}`);
+    t.equal(r.out, 'ok 0', `${url}: body and a clean verification`);
+  }
 });
