@@ -382,9 +382,11 @@ export class NetStack implements PacketProcessor {
     }
     const forUs = tpa === this.ip;
     // Learn only plausible on-link neighbours; spa 0.0.0.0 is an RFC 5227 probe (nothing to learn).
+    // New entries only from requests to us (RFC 826: we are about to answer them); an unsolicited
+    // reply only refreshes an entry we have (Linux arp_accept=0 behaves the same).
     let merged = false;
     if (spa !== 0 && this.host.isOnLink(spa) && !this.host.isMartianSource(spa)) {
-      merged = this.arp.learn(spa, sha, now, forUs);
+      merged = this.arp.learn(spa, sha, now, forUs && op === ARP_OP_REQUEST);
       if (merged && this.pending.size > 0) this.kick = true;
     }
     if (forUs && op === ARP_OP_REQUEST) {
@@ -397,7 +399,7 @@ export class NetStack implements PacketProcessor {
       }
       return 'arp';
     }
-    return forUs || merged ? 'arp' : 'arp_other';
+    return merged ? 'arp' : 'arp_other';
   }
 
   private ipInput(buf: Uint8Array, o: number, len: number, now: number): RxDropReason | AcceptKind | 'counted' {

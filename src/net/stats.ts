@@ -13,7 +13,7 @@ export const RX_DROP_REASONS = [
   'vlan_tagged', // 802.1Q / 802.1ad tagged: this stack serves one untagged link
   'bad_ethertype', // neither IPv4 nor ARP
   'bad_arp', // not Ethernet/IPv4 ARP, bad operation, short
-  'arp_other', // well-formed ARP that concerns another host
+  'arp_other', // well-formed ARP we take nothing from: for another host, unsolicited, or claiming our address
   'bad_ip_version',
   'bad_ip_header', // IHL < 5, header longer than the frame
   'bad_ip_length', // total length < header length or > frame length

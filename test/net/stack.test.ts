@@ -441,6 +441,10 @@ t.test('ARP: answers requests for us, ignores others, never learns our own addre
   b.input(f, 0, 60, 0);
   t.equal(b.arp.size, 0, 'off-link sender not learned');
   t.equal(b.stats.accepted.arp, 1, 'still answered');
+  writeArp(f, 14, ARP_OP_REPLY, 0x020000000009, parseIpv4('198.18.0.9'), 0x020000000002, B); // unsolicited reply
+  b.input(f, 0, 60, 0);
+  t.equal(b.arp.size, 0, 'unsolicited reply creates nothing');
+  t.equal(b.stats.rxDrop.arp_other, 2);
   writeArp(f, 14, ARP_OP_REQUEST, 0x020000000009, 0, 0, B); // RFC 5227 probe for our address
   b.input(f, 0, 60, 0);
   const out = drain(b, createFrameBatch(8, 2048), 0);
