@@ -13,9 +13,14 @@
 // come from the default certificate, under the wrong name. So the listener reads the ClientHello's
 // server_name itself (src/tls/client-hello.ts) and starts the handshake with the right context.
 //
-// Layering note: Node's tls.Server fuses TCP accept with the TLS handshake, so this one transport
-// file reaches up into src/tls for the certificate store and the TLS policy. The bypass path keeps
-// the layers apart (TCP below, TLS engine above).
+// Layering note: on the kernel path TLS is terminated inside the listener (a Node TLSSocket over
+// the accepted socket), so this one transport file reaches up into src/tls for the certificate
+// store, the ClientHello reader and the TLS policy. The bypass path keeps the layers apart (TCP
+// below, TLS engine above).
+//
+// close() stops accepting only: established connections and handshakes already under way carry
+// on (a handshake that completes after close() is still handed to onConnection), so a draining
+// listener never cuts a client mid-handshake.
 
 import { randomBytes, constants as cryptoConstants } from 'node:crypto';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
