@@ -170,6 +170,25 @@ t.test('ALPN: server preference wins; no overlap is refused (RFC 7301 3.2); no A
   t.same(rec.handshakes.map((h) => h.alpn), ['http/1.1', 'h2', '']);
 });
 
+t.test('setTlsOptions changes the ALPN list for new handshakes', async (t) => {
+  const { store } = await certs(t);
+  const { port, listener } = await startListener(t, { tls: { alpn: ['http/1.1'] }, certs: store });
+  t.equal(sClientSummary((await sClient(port, ['-alpn', 'h2,http/1.1'])).out).alpn, 'http/1.1');
+  listener.setTlsOptions({ alpn: ['h2', 'http/1.1'] });
+  t.equal(sClientSummary((await sClient(port, ['-alpn', 'h2,http/1.1'])).out).alpn, 'h2');
+  t.throws(() => listener.setTlsOptions({ alpn: ['h2', 'h2'] }), { code: 'SLUICE_CONFIG_INVALID', message: /tls\.alpn\[1\]/ });
+});
+
+t.test('a client that rejects our certificate is counted as cert_rejected', async (t) => {
+  const { store } = await certs(t);
+  const { port, rec } = await startListener(t, { tls: {}, certs: store });
+  // No -k: curl does not trust the self-signed certificate and aborts with an unknown_ca alert.
+  const r = await runPeer('curl', ['-s', '-m', '5', '--resolve', `api.test:${port}:127.0.0.1`, `https://api.test:${port}/`], { holdMs: 0 });
+  t.equal(r.code, 60, 'curl: peer certificate cannot be authenticated');
+  t.ok(await until(() => rec.failures.length === 1));
+  t.same(rec.failures, ['cert_rejected']);
+});
+
 t.test('plain HTTP on the TLS port, garbage, slow and abandoned handshakes are labelled', async (t) => {
   const { store } = await certs(t);
   const { port, rec, listener } = await startListener(t, { tls: { handshakeTimeoutMs: 400 }, certs: store });
