@@ -231,7 +231,7 @@ t.test('simulated time: an hour of delay passes in no wall time; time never goes
   wire.advance(1);
   t.equal(wire.a.rxBurst(rx), 1, 'due after exactly one simulated hour');
   t.equal(idOf(rx, 0), 123);
-  t.ok(performance.now() - started < 100, 'in well under 100 ms of wall time');
+  t.ok(performance.now() - started < 1000, `in ${(performance.now() - started).toFixed(1)} ms of wall time`);
   t.throws(() => wire.setTime(5), { code: 'SLUICE_PORT_CONFIG', message: /time must not go back \(at 3600000, asked 5\)/ });
   const real = createMemoryWire({ seed: 1, now: () => 42 });
   t.equal(real.now(), 42);

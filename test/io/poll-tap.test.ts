@@ -70,7 +70,9 @@ t.test('an idle loop sleeping on the tun fd wakes for a frame within millisecond
   t.not(host.udpAt, 0n, 'the datagram followed our ARP reply');
   t.equal(host.udpPayload, out);
   const arpLatencyMs = Number(host.arpAt - sentAt) / 1e6;
-  t.ok(arpLatencyMs >= 0 && arpLatencyMs < 20, `wake-up latency ${arpLatencyMs.toFixed(3)} ms (maxWaitMs 5000)`);
+  // 100: far below the 5 s cap, so only the fd can have woken the loop; the figure itself
+  // (sub-millisecond on a quiet machine, bench/port-memory.ts) is in the message.
+  t.ok(arpLatencyMs >= 0 && arpLatencyMs < 100, `wake-up latency ${arpLatencyMs.toFixed(3)} ms (maxWaitMs 5000)`);
   const m = loop.metrics();
   t.ok(m.fdWakes >= 1, `fd wake-ups: ${m.fdWakes}, timer wake-ups: ${m.timerWakes}`);
   t.equal(m.timerWakes, 0, 'no timer fired: the 5 s cap never expired');

@@ -230,7 +230,7 @@ t.test('PollLoop: wakes for the processor deadline even when the policy would sl
   loop.start();
   await new Promise((r) => setTimeout(r, 250));
   loop.stop();
-  t.ok(firedAt >= deadline && firedAt - deadline < 25, `deadline met ${(firedAt - deadline).toFixed(1)} ms late`);
+  t.ok(firedAt >= deadline && firedAt - deadline < 100, `deadline met ${(firedAt - deadline).toFixed(1)} ms late (the policy alone would sleep 5 s)`);
   t.ok(loop.metrics().iterations < 100, `${loop.metrics().iterations} iterations`);
 });
 
@@ -248,7 +248,7 @@ t.test('PollLoop: wake() ends a sleep at once for new output', async (t) => {
   t.equal(wire.stats().aToB.sent - before, 0, 'not inside the caller\'s stack');
   await new Promise((r) => setImmediate(r));
   t.equal(wire.stats().aToB.sent - before, 3, 'the frames left on the next event-loop turn');
-  t.ok(performance.now() - kickedAt < 20, `${(performance.now() - kickedAt).toFixed(2)} ms after wake()`);
+  t.ok(performance.now() - kickedAt < 100, `${(performance.now() - kickedAt).toFixed(2)} ms after wake() (the sleep was 5 s)`);
   t.equal(loop.metrics().kicks, 1);
   t.equal(loop.metrics().timerWakes, 0, 'the 5 s sleep never expired');
 });
