@@ -221,3 +221,45 @@ t.test('checkIcmp: short and bad checksum', async (t) => {
   t.equal(checkIcmp(f, 0, f.length), 'bad_icmp');
   t.match(describeIcmp(f, 0, f.length), /bad-checksum/);
 });
+
+t.test('emit then parse round-trips random IPv4 and ARP fields', async (t) => {
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const b = new Uint8Array(64);
+  let ok = 0;
+  for (let i = 0; i < 2000; i++) {
+    const total = 20 + rnd(1481);
+    const id = rnd(65536);
+    const ff = rnd(65536) & 0x7fff; // reserved bit clear
+    const ttl = rnd(256);
+    const proto = rnd(256);
+    const src = rnd(0x10000) * 0x10000 + rnd(0x10000);
+    const dst = rnd(0x10000) * 0x10000 + rnd(0x10000);
+    writeIpv4Header(b, 4, total, id, ff, ttl, proto, src, dst);
+    const fields = [ipTotalLength(b, 4), ipId(b, 4), (b[10] << 8) | b[11], ipTtl(b, 4), ipProtocol(b, 4), ipSrc(b, 4), ipDst(b, 4)];
+    if (
+      fields[0] === total &&
+      fields[1] === id &&
+      fields[2] === ff &&
+      fields[3] === ttl &&
+      fields[4] === proto &&
+      fields[5] === src &&
+      fields[6] === dst &&
+      checkIpv4(b, 4, total) === null &&
+      ipHeaderLength(b, 4) === 20
+    ) {
+      ok++;
+    }
+    const op = 1 + rnd(2);
+    const sm = rnd(0x10000) * 0x100000000 + rnd(0x10000) * 0x10000 + rnd(0x10000);
+    const tm = rnd(0x10000) * 0x100000000 + rnd(0x10000) * 0x10000 + rnd(0x10000);
+    writeArp(b, 3, op, sm, src, tm, dst);
+    if (!(checkArp(b, 3, 28) && arpOperation(b, 3) === op && arpSenderMac(b, 3) === sm && arpTargetMac(b, 3) === tm && arpSenderIp(b, 3) === src && arpTargetIp(b, 3) === dst)) {
+      t.fail(`ARP round trip ${i}`);
+    }
+  }
+  t.equal(ok, 2000);
+});
