@@ -73,6 +73,13 @@ export interface TransportProtocol {
   input(srcIp: number, dstIp: number, buf: Uint8Array, off: number, len: number, now: number): void;
   output(now: number, sink: SegmentSink): void;
   nextDeadline(): number;
+  /**
+   * Connection-table hooks (TcpLayer has them). When present and unset, attachTransport() points
+   * them at the filter's per-source connection counts, so the connection limit cannot be left
+   * unwired by accident.
+   */
+  onConnectionOpened?: ((remoteIp: number) => void) | null;
+  onConnectionClosed?: ((remoteIp: number) => void) | null;
 }
 
 export interface NetStackOptions {
@@ -314,9 +321,12 @@ export class NetStack implements PacketProcessor {
     };
   }
 
-  /** Attach the TCP layer (once). */
+  /** Attach the TCP layer (once); wires its connection hooks to the filter if they are unset. */
   attachTransport(t: TransportProtocol): void {
     this.transport = t;
+    const f = this.filter;
+    if ('onConnectionOpened' in t && t.onConnectionOpened == null) t.onConnectionOpened = (ip) => f.connectionOpened(ip);
+    if ('onConnectionClosed' in t && t.onConnectionClosed == null) t.onConnectionClosed = (ip) => f.connectionClosed(ip);
   }
 
   /** Queue a gratuitous ARP announcement (RFC 5227 2.3) for the next output(); call at start. */

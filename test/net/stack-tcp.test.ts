@@ -25,9 +25,7 @@ function prng(seed: number): () => number {
 function host(ip: string, last: number, filter?: FilterRules) {
   const net = new NetStack({ mac: new Uint8Array([2, 0, 0, 0, 0, last]), ip, prefixLength: 24, mtu: 1500, filter });
   const tcp = new TcpLayer({ mtu: 1500 });
-  net.attachTransport(tcp);
-  tcp.onConnectionOpened = (rip) => net.filter.connectionOpened(rip);
-  tcp.onConnectionClosed = (rip) => net.filter.connectionClosed(rip);
+  net.attachTransport(tcp); // also wires tcp.onConnectionOpened/Closed to net.filter
   return { net, tcp };
 }
 
