@@ -278,7 +278,8 @@ t.test('PollLoop: bad options are typed errors naming the field', async (t) => {
   t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { budget: 8 }), { code: 'SLUICE_PORT_CONFIG', message: /'budget' must be an integer >= burst \(32\)/ });
   t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { slotSize: 10 }), { code: 'SLUICE_PORT_CONFIG', message: /'slotSize'/ });
   t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { policy: { minSleepMs: 0 } }), { code: 'SLUICE_PORT_CONFIG', message: /invalid policy/ });
-  t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { policy: { spinPolls: -1 } }), { code: 'SLUICE_PORT_CONFIG', message: /spinPolls >= 0/ });
+  t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { policy: { spinPolls: -1 } }), { code: 'SLUICE_PORT_CONFIG', message: /spinPolls in \[0, 65536\]/ });
+  t.throws(() => new PollLoop(wire.a, new EchoProcessor(), { policy: { spinPolls: 1e9 } }), { code: 'SLUICE_PORT_CONFIG', message: /invalid policy/ }, 'bounded: the history grows with the spin');
 });
 
 t.test('PollLoop: stop and start again; metrics stay cumulative', async (t) => {
