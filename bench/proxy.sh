@@ -521,7 +521,9 @@ notes:    2 cores only; other work on this machine shares them (see the core-bus
           proxy was not saturated: either core $LOAD_CORE (load generator + upstream) was the limit
           (core $LOAD_CORE busy ~100%) or other processes took core $PROXY_CORE (core $PROXY_CORE busy
           well above proxy CPU). req/proxy-CPU-s = req/s / proxy CPU share: requests (or full
-          handshakes) per second of proxy CPU, the figure least disturbed by either.
+          handshakes) per second of proxy CPU, the figure least disturbed by either; it still
+          rises with load (more requests per wake-up and syscall), so compare proxies at similar
+          proxy CPU, and trust req/s and p99 only when every proxy ran near 100%.
           errors = wrk socket errors + non-2xx, or hsload failures, summed over all rounds.
           TCP opens/req counts passive opens machine-wide (1.00 = one connection per request).
 EOF
