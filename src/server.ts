@@ -15,7 +15,7 @@ import { Gateway, type RequestRecord } from './gateway/gateway.js';
 import { ClusterManager } from './upstream/cluster.js';
 import { CertStore } from './tls/cert-store.js';
 import { ensureDevCertificate } from './tls/dev-cert.js';
-import { KernelListener } from './transport/kernel.js';
+import { KernelListener } from './tls/kernel-listener.js';
 import type { Connection, ConnectionHandler } from './transport/connection.js';
 import { serveHttp1, type Http1Options, type Http1Session } from './http1/session.js';
 

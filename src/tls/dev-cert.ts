@@ -5,7 +5,8 @@ import { webcrypto } from 'node:crypto';
 import { mkdir, stat, writeFile, chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
-import './reflect-metadata.js';
+// @peculiar/x509 registers its providers through tsyringe, which needs the Reflect metadata API.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { SluiceError } from '../errors.js';
 

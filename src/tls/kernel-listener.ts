@@ -13,10 +13,8 @@
 // come from the default certificate, under the wrong name. So the listener reads the ClientHello's
 // server_name itself (src/tls/client-hello.ts) and starts the handshake with the right context.
 //
-// Layering note: on the kernel path TLS is terminated inside the listener (a Node TLSSocket over
-// the accepted socket), so this one transport file reaches up into src/tls for the certificate
-// store, the ClientHello reader and the TLS policy. The bypass path keeps the layers apart (TCP
-// below, TLS engine above).
+// It lives in src/tls because it terminates TLS: it sits on the transport layer (StreamConnection)
+// and uses the certificate store, the ClientHello reader and the TLS policy beside it.
 //
 // close() stops accepting only: established connections and handshakes already under way carry
 // on (a handshake that completes after close() is still handed to onConnection), so a draining
@@ -26,15 +24,15 @@ import { randomBytes, constants as cryptoConstants } from 'node:crypto';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { SluiceError } from '../errors.js';
-import type { CertStore } from '../tls/cert-store.js';
-import { ClientHelloReader } from '../tls/client-hello.js';
-import { classifyHandshakeError, type HandshakeFailureReason } from '../tls/handshake-errors.js';
-import { resolveTlsOptions, tlsPolicy, type TlsListenerOptions } from '../tls/settings.js';
-import type { Connection } from './connection.js';
-import { StreamConnection, tlsInfoOf } from './stream.js';
+import type { CertStore } from './cert-store.js';
+import { ClientHelloReader } from './client-hello.js';
+import { classifyHandshakeError, type HandshakeFailureReason } from './handshake-errors.js';
+import { resolveTlsOptions, tlsPolicy, type TlsListenerOptions } from './settings.js';
+import type { Connection } from '../transport/connection.js';
+import { StreamConnection, tlsInfoOf } from '../transport/stream.js';
 
-export type { TlsListenerOptions } from '../tls/settings.js';
-export type { HandshakeFailureReason } from '../tls/handshake-errors.js';
+export type { TlsListenerOptions } from './settings.js';
+export type { HandshakeFailureReason } from './handshake-errors.js';
 
 export interface TlsEvents {
   handshake(info: { version: string; alpn: string; resumed: boolean }): void;

@@ -3,7 +3,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { once } from 'node:events';
 import { CertStore } from '../../src/tls/cert-store.js';
-import { KernelListener } from '../../src/transport/kernel.js';
+import { KernelListener } from '../../src/tls/kernel-listener.js';
 import { SluiceError } from '../../src/errors.js';
 import { ensureDevCertificate } from '../../src/tls/dev-cert.js';
 import { opensslCert, runPeer, sClient, sClientSummary, tempDir } from '../fixtures/tls/peers.js';
