@@ -503,7 +503,13 @@ export class TcpLayer implements TcbHost {
         }
       }
       if (i >= list.length) list.length = 0;
-      else this.pendingList = list.slice(i);
+      else {
+        // The burst is full. The connection that filled it goes to the back, so a bulk sender
+        // cannot keep the others waiting poll after poll (round robin between bursts).
+        const rest = list.slice(i + 1);
+        rest.push(list[i]);
+        this.pendingList = rest;
+      }
       // Emitting may have queued RSTs (never in practice, but keep the order).
       this.flushControl(sink);
     } finally {
