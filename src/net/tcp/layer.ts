@@ -58,6 +58,62 @@ interface Control {
   wnd: number;
 }
 
+/** A binary min-heap of (time, connection), in two parallel arrays. */
+class TimerHeap {
+  private readonly at: number[] = [];
+  private readonly tcb: Tcb[] = [];
+
+  get size(): number {
+    return this.at.length;
+  }
+
+  minAt(): number {
+    return this.at[0];
+  }
+
+  push(at: number, t: Tcb): void {
+    const A = this.at;
+    const T = this.tcb;
+    let i = A.length;
+    A.push(at);
+    T.push(t);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (A[p] <= at) break;
+      A[i] = A[p];
+      T[i] = T[p];
+      i = p;
+    }
+    A[i] = at;
+    T[i] = t;
+  }
+
+  pop(): Tcb {
+    const A = this.at;
+    const T = this.tcb;
+    const top = T[0];
+    const lastAt = A.pop()!;
+    const lastT = T.pop()!;
+    const n = A.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && A[r] < A[l] ? r : l;
+        if (A[c] >= lastAt) break;
+        A[i] = A[c];
+        T[i] = T[c];
+        i = c;
+      }
+      A[i] = lastAt;
+      T[i] = lastT;
+    }
+    return top;
+  }
+}
+
 /** The connection table key: the 4-tuple folded into 30 bits (a V8 small integer). */
 function tupleKey(lip: number, lport: number, rip: number, rport: number): number {
   let h = Math.imul(rip ^ (rport << 16) ^ lport, 0x9e3779b1);
@@ -89,6 +145,7 @@ export class TcpLayer implements TcbHost {
   private size = 0;
   private readonly listeners = new Map<number, TcpListener[]>();
   private pendingList: Tcb[] = [];
+  private readonly heap = new TimerHeap();
   private control: Control[] = [];
   private controlHead = 0;
   private timerMin = Infinity;
@@ -151,7 +208,12 @@ export class TcpLayer implements TcbHost {
     if (!this.inLoop && this.outputPending !== null) this.outputPending();
   }
 
-  noteDeadline(at: number): void {
+  noteDeadline(t: Tcb, at: number): void {
+    // Timers that move later (the RTO or TLP re-armed by every ACK) need no heap work: the old,
+    // earlier entry fires, finds the connection's deadline later and re-queues it once.
+    if (at >= t.heapAt) return;
+    t.heapAt = at;
+    this.heap.push(at, t);
     if (at < this.timerMin) {
       this.timerMin = at;
       if (!this.inLoop && this.outputPending !== null) this.outputPending();
@@ -538,21 +600,27 @@ export class TcpLayer implements TcbHost {
     return true;
   }
 
+  /**
+   * Fire due timers. The heap holds at most one live entry per connection (its `heapAt`); an
+   * entry whose connection's deadline has moved later is re-queued at the new time, one whose
+   * connection closed or re-queued earlier is dropped. Cost: O(log n) per due connection, nothing
+   * for the others (a scan of every connection per expiry was O(n)).
+   */
   private runTimers(now: number): void {
-    const due: Tcb[] = [];
-    let min = Infinity;
-    for (const head of this.table.values()) {
-      for (let t: Tcb | null = head; t !== null; t = t.nextInBucket) {
-        const d = t.deadline();
-        if (d <= now) due.push(t);
-        else if (d < min) min = d;
+    const h = this.heap;
+    while (h.size > 0 && h.minAt() <= now) {
+      const at = h.minAt();
+      const t = h.pop();
+      if (t.heapAt !== at) continue; // superseded by an earlier entry
+      t.heapAt = Infinity;
+      if (t.state === TcpState.CLOSED) continue;
+      if (t.deadline() <= now) t.timers(now);
+      const d = t.deadline();
+      if (d < Infinity && d < t.heapAt) {
+        t.heapAt = d;
+        h.push(d, t);
       }
     }
-    this.timerMin = min;
-    for (const t of due) {
-      t.timers(now);
-      const d = t.deadline();
-      if (d < this.timerMin) this.timerMin = d;
-    }
+    this.timerMin = h.size > 0 ? h.minAt() : Infinity;
   }
 }

@@ -83,7 +83,8 @@ export interface TcbHost {
   readonly counters: TcpCounters;
   readonly secrets: SequenceSecrets;
   markPending(t: Tcb): void;
-  noteDeadline(at: number): void;
+  /** A timer of `t` is now due at `at` (the layer keeps the earliest per connection in a heap). */
+  noteDeadline(t: Tcb, at: number): void;
   transition(t: Tcb, from: TcpState, to: TcpState): void;
   /** The TCB reached CLOSED: take it out of the table. */
   remove(t: Tcb): void;
@@ -109,6 +110,8 @@ export class Tcb {
   /** Hash chain in the layer's connection table. */
   nextInBucket: Tcb | null = null;
   pending = false;
+  /** The time of this connection's entry in the layer's timer heap (Infinity: none). */
+  heapAt = Infinity;
   handler: TcpSocketHandler | null = null;
   /** Passive opens: the listener's accept queue owns the socket until accepted. */
   readonly passive: boolean;
@@ -545,7 +548,7 @@ export class Tcb {
       // In TIME-WAIT the peer's retransmitted FIN lands here (seq < RCV.NXT): ack it, restart 2 MSL.
       if (this.state === TcpState.TIME_WAIT && fl & FIN && !(fl & RST)) {
         this.tLinger = now + this.host.cfg.timeWaitMs;
-        this.host.noteDeadline(this.tLinger);
+        this.host.noteDeadline(this, this.tLinger);
       }
       if (!(fl & RST)) {
         this.ackNow = true;
@@ -675,7 +678,7 @@ export class Tcb {
           // FIN-WAIT-1 -> FIN-WAIT-2 (3.10.7.4 fifth)
           this.setState(TcpState.FIN_WAIT_2);
           this.tLinger = now + this.host.cfg.finWait2TimeoutMs;
-          this.host.noteDeadline(this.tLinger);
+          this.host.noteDeadline(this, this.tLinger);
         }
         break;
       case TcpState.CLOSING:
@@ -713,7 +716,7 @@ export class Tcb {
       if (this.state === TcpState.TIME_WAIT) {
         // 3.10.7.4 eighth, TIME-WAIT: ack it and restart the 2 MSL timeout.
         this.tLinger = now + this.host.cfg.timeWaitMs;
-        this.host.noteDeadline(this.tLinger);
+        this.host.noteDeadline(this, this.tLinger);
         this.ackNow = true;
         this.host.markPending(this);
       } else if (
@@ -777,7 +780,7 @@ export class Tcb {
     this.reasm.clear();
     this.tRtx = this.tPersist = this.tKeep = this.tDelack = Infinity;
     this.tLinger = now + this.host.cfg.timeWaitMs;
-    this.host.noteDeadline(this.tLinger);
+    this.host.noteDeadline(this, this.tLinger);
     this.ackNow = true;
     this.host.markPending(this);
   }
@@ -809,7 +812,7 @@ export class Tcb {
         this.host.markPending(this);
       } else if (this.tDelack === Infinity) {
         this.tDelack = now + this.host.cfg.delayedAckMs;
-        this.host.noteDeadline(this.tDelack);
+        this.host.noteDeadline(this, this.tDelack);
       }
     } else {
       // Out of order: hold it and send a duplicate ACK at once (RFC 5681 4.2), with SACK blocks.
@@ -1068,7 +1071,7 @@ export class Tcb {
 
   private armRtx(now: number): void {
     this.tRtx = now + this.rtt.rto;
-    this.host.noteDeadline(this.tRtx);
+    this.host.noteDeadline(this, this.tRtx);
   }
 
   /**
@@ -1089,7 +1092,7 @@ export class Tcb {
       return;
     }
     this.tTlp = at;
-    this.host.noteDeadline(at);
+    this.host.noteDeadline(this, at);
   }
 
   private armKeepalive(now: number): void {
@@ -1098,7 +1101,7 @@ export class Tcb {
       return;
     }
     this.tKeep = now + (this.keepProbes > 0 ? this.keepalive.intervalMs : this.keepalive.idleMs);
-    this.host.noteDeadline(this.tKeep);
+    this.host.noteDeadline(this, this.tKeep);
   }
 
   setKeepalive(k: KeepaliveConfig | null, now: number): void {
@@ -1376,7 +1379,7 @@ export class Tcb {
           c.retransmits++;
         }
         this.tPersist = now + Math.min(this.rtt.baseRto * 2 ** this.persistBackoff, this.host.cfg.rtoMaxMs);
-        this.host.noteDeadline(this.tPersist);
+        this.host.noteDeadline(this, this.tPersist);
         return true;
       }
     }
@@ -1486,7 +1489,7 @@ export class Tcb {
       this.tRtx = Infinity;
       if (this.tPersist === Infinity) {
         this.tPersist = now + Math.min(this.rtt.baseRto * 2 ** this.persistBackoff, this.host.cfg.rtoMaxMs);
-        this.host.noteDeadline(this.tPersist);
+        this.host.noteDeadline(this, this.tPersist);
       }
     }
     return true;
