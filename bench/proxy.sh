@@ -241,6 +241,7 @@ EOF
   fi
   local prof=()
   if [ "$MODE" = profile ]; then mkdir -p "$WORK/prof"; prof=(--cpu-prof --cpu-prof-dir "$WORK/prof"); fi
+  SLUICE_T0=$(date +%s%N)
   start sluice "$PROXY_CORE" "$WORK/sluice.log" node "${prof[@]}" "$ROOT/bin/sluice.js" serve --config "$WORK/sluice.yaml"
   wait_ok sluice "https://127.0.0.1:$SLUICE_PORT/"
 }
@@ -471,7 +472,14 @@ verify_handshakes() {
 if [ "$MODE" = profile ]; then
   echo
   pid=$(pid_of sluice)
+  # Warm-up first (JIT, pools), then only the measured load's samples are summarised.
+  if [ "$PROFILE_LOAD" = handshake ]; then
+    run_load_gen "$WORK/profile-warm.txt" "$HSLOAD" -c "$CONNS" -d "${HS_WARMUP%s}" 127.0.0.1 "$SLUICE_PORT" || true
+  else
+    run_load_gen "$WORK/profile-warm.txt" wrk -t1 -c"$CONNS" -d"$WARMUP" "https://127.0.0.1:$SLUICE_PORT/" || true
+  fi
   t0=$(tree_ticks "$pid")
+  load_t0=$(date +%s%N)
   if [ "$PROFILE_LOAD" = handshake ]; then
     echo "profiling Sluice: hsload -c $CONNS -d ${PROFILE_DURATION%s} (full handshakes), node --cpu-prof"
     run_load_gen "$WORK/profile-load.txt" "$HSLOAD" -c "$CONNS" -d "${PROFILE_DURATION%s}" 127.0.0.1 "$SLUICE_PORT" || true
@@ -479,6 +487,7 @@ if [ "$MODE" = profile ]; then
     echo "profiling Sluice: wrk -t1 -c$CONNS -d$PROFILE_DURATION --latency (keep-alive), node --cpu-prof"
     run_load_gen "$WORK/profile-load.txt" wrk -t1 -c"$CONNS" -d"$PROFILE_DURATION" --latency "https://127.0.0.1:$SLUICE_PORT/" || true
   fi
+  load_t1=$(date +%s%N)
   sed 's/^/  /' "$WORK/profile-load.txt"
   t1=$(tree_ticks "$pid")
   echo "  Sluice CPU time during the run: $(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f s", (b - a) / hz }')"
@@ -490,7 +499,11 @@ if [ "$MODE" = profile ]; then
   cp "$prof_file" "$ROOT/bench/out/sluice-$PROFILE_LOAD.cpuprofile"
   echo "  profile kept at bench/out/sluice-$PROFILE_LOAD.cpuprofile (open in Chrome DevTools > Performance)"
   echo
-  node "$ROOT/bench/cpuprofile-top.mjs" "$ROOT/bench/out/sluice-$PROFILE_LOAD.cpuprofile" 15
+  # The window in profile time: the profile starts when node starts, a few ms after SLUICE_T0.
+  from_ms=$(( (load_t0 - SLUICE_T0) / 1000000 )); to_ms=$(( (load_t1 - SLUICE_T0) / 1000000 ))
+  echo "  summarising the load window only: node bench/cpuprofile-top.mjs bench/out/sluice-$PROFILE_LOAD.cpuprofile 15 --window $from_ms $to_ms"
+  echo
+  node "$ROOT/bench/cpuprofile-top.mjs" "$ROOT/bench/out/sluice-$PROFILE_LOAD.cpuprofile" 15 --window "$from_ms" "$to_ms"
   exit 0
 fi
 
