@@ -13,6 +13,7 @@ import { ConfigSchema, NAME_PATTERN, type ConfigInput, type ResolvedConfig } fro
 import { isHostAddress, parseEndpoint, routeHostProblem } from './formats.js';
 import { formatPath, type ConfigProblem, type PathSegment } from './problems.js';
 import { buildSnapshot, type ConfigSnapshot } from './snapshot.js';
+import { parseCidr } from '../net/filter.js';
 import { captureGroupCount, compileFullMatch, isHeaderName, isHeaderValue, parseSubstitution } from '../gateway/routes.js';
 
 export type LoadResult = { ok: true; snapshot: ConfigSnapshot } | { ok: false; problems: ConfigProblem[] };
@@ -31,6 +32,7 @@ function getValidator(): ValidateFunction {
   if (validator !== null) return validator;
   const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false, strictRequired: false });
   ajv.addFormat('host', { type: 'string', validate: isHostAddress });
+  ajv.addFormat('ipv4', { type: 'string', validate: (v: string) => isIP(v) === 4 });
   validator = ajv.compile(ConfigSchema);
   return validator;
 }
@@ -239,6 +241,7 @@ function patternText(pattern: string): string {
 
 function formatText(format: string): string {
   if (format === 'host') return 'an IP address or host name';
+  if (format === 'ipv4') return 'a dotted-quad IPv4 address';
   return `a value in format '${format}'`;
 }
 
@@ -578,6 +581,44 @@ function checkRoutes(p: Problems, cfg: ConfigInput): void {
   });
 }
 
+/** Bypass listeners own a link: the tap block goes with transport tap, and the address is the stack's. */
+function checkBypass(p: Problems, cfg: ConfigInput): void {
+  const devices = new Map<string, { address: string; index: number }>();
+  (cfg.listeners ?? []).forEach((l, i) => {
+    if (l === null || typeof l !== 'object') return;
+    const base: PathSegment[] = ['listeners', i];
+    const transport = l.transport ?? 'kernel';
+    if (transport === 'tap' && l.tap === undefined) p.add([...base, 'transport'], "transport 'tap' needs a 'tap' block (device, prefix_length, mtu)");
+    if (transport !== 'tap' && l.tap !== undefined) p.add([...base, 'tap'], `a 'tap' block only applies to transport 'tap' (this listener uses '${transport}')`, true);
+    if (transport === 'kernel' && l.filter !== undefined) {
+      p.add([...base, 'filter'], "the packet filter runs in the bypass stack; on transport 'kernel' use the host firewall", true);
+    }
+    if (transport === 'tap' && isStr(l.address)) {
+      if (isIP(l.address) !== 4 || l.address === '0.0.0.0') {
+        p.add([...base, 'address'], `a tap listener's address is the stack's own IPv4 address (e.g. 198.18.0.2), got '${l.address}'`);
+      }
+      const dev = isStr(l.tap?.device) ? l.tap.device : 'sluice%d';
+      const prev = devices.get(dev);
+      if (prev !== undefined && prev.address !== l.address) {
+        p.add([...base, 'address'], `device '${dev}' is already used by listeners[${prev.index}] with address ${prev.address}; one device has one stack address`);
+      } else if (prev === undefined) devices.set(dev, { address: l.address, index: i });
+    }
+    const f = l.filter;
+    if (f !== null && typeof f === 'object') {
+      for (const kind of ['allow', 'deny'] as const) {
+        (Array.isArray(f[kind]) ? f[kind] : []).forEach((cidr, ci) => {
+          if (!isStr(cidr)) return;
+          try {
+            parseCidr(cidr, `listeners[${i}].filter.${kind}[${ci}]`);
+          } catch (e) {
+            p.add([...base, 'filter', kind, ci], (e as Error).message.replace(/^.*?: /, ''));
+          }
+        });
+      }
+    }
+  });
+}
+
 function checkClusters(p: Problems, cfg: ConfigInput): void {
   (cfg.clusters ?? []).forEach((c, ci) => {
     const seen = new Map<string, number>();
@@ -666,6 +707,7 @@ export async function parseConfigText(text: string, file: string, opts: LoadOpti
   await guarded(() => checkAddresses(problems, cfg));
   await guarded(() => checkRoutes(problems, cfg));
   await guarded(() => checkClusters(problems, cfg));
+  await guarded(() => checkBypass(problems, cfg));
   await guarded(() => checkTls(problems, cfg, baseDir));
 
   if (problems.list.length > 0) {

@@ -137,6 +137,30 @@ export const HttpLimitsSchema = Closed({
   max_requests_per_connection: Default(Type.Integer({ minimum: 0, maximum: 4294967295, description: '0 means no limit.' }), 0),
 });
 
+export const TapSchema = Closed(
+  {
+    device: Default(
+      Type.String({ pattern: '^[A-Za-z0-9_.%-]{1,15}$', description: "TAP interface name (an existing persistent device is attached; '%d' lets the kernel number a new one)." }),
+      'sluice%d',
+    ),
+    prefix_length: Default(Type.Integer({ minimum: 1, maximum: 32, description: "Prefix length of the listener's address on this link." }), 24),
+    gateway: Type.Optional(Type.String({ format: 'ipv4', description: 'Next hop for clients outside the prefix.' })),
+    mtu: Default(Type.Integer({ minimum: 576, maximum: 9000, description: 'IP MTU of the link.' }), 1500),
+  },
+  { description: 'The TAP device the bypass stack owns (transport: tap).' },
+);
+
+export const FilterSchema = Closed(
+  {
+    allow: Default(Type.Array(Type.String({ minLength: 1 }), { description: 'CIDRs allowed in; empty allows all. Deny wins.' }), []),
+    deny: Default(Type.Array(Type.String({ minLength: 1 }), { description: 'CIDRs dropped before TCP.' }), []),
+    max_connections_per_source: Default(Type.Integer({ minimum: 0, maximum: 1000000, description: '0 means no limit.' }), 0),
+    syn_rate_per_source: Default(Type.Number({ minimum: 0, maximum: 1000000, description: 'SYNs per second per source; 0 means no limit.' }), 0),
+    syn_burst_per_source: Default(Type.Integer({ minimum: 0, maximum: 1000000, description: 'SYN bucket depth per source.' }), 0),
+  },
+  { description: "The bypass stack's own packet filter (iptables no longer sees this traffic)." },
+);
+
 export const ListenerSchema = Closed({
   name: Name,
   address: Default(Address, '127.0.0.1'),
@@ -147,6 +171,8 @@ export const ListenerSchema = Closed({
   ),
   tls: Type.Optional(TlsSchema),
   http: Default(HttpLimitsSchema, {}),
+  tap: Type.Optional(TapSchema),
+  filter: Type.Optional(FilterSchema),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +309,8 @@ export type ListenerSpec = Resolved<typeof ListenerSchema>;
 export type TlsSpec = Resolved<typeof TlsSchema>;
 export type CertificateSpec = Resolved<typeof CertificateSchema>;
 export type HttpLimits = Resolved<typeof HttpLimitsSchema>;
+export type TapSpec = Resolved<typeof TapSchema>;
+export type FilterSpec = Resolved<typeof FilterSchema>;
 export type RouteSpec = Resolved<typeof RouteSchema>;
 export type RouteMatchSpec = Resolved<typeof RouteMatchSchema>;
 export type PathMatchSpec = Resolved<typeof PathMatchSchema>;

@@ -1,0 +1,40 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { loadConfig, parseConfigText } from '../../src/config/load.js';
+
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'config', 'bypass-errors.yaml');
+
+t.test('bypass listeners: tap block, stack address, filter CIDRs, each problem positioned', async (t) => {
+  const r = await loadConfig(FIXTURE);
+  t.equal(r.ok, false);
+  if (r.ok) return;
+  t.same(r.problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`), [
+    '7:22 listeners[0].filter.deny[0]: "198.18.0.0/33" has prefix length "33" which is not an integer 0-32',
+    "11:5 listeners[1].tap: a 'tap' block only applies to transport 'tap' (this listener uses 'kernel')",
+    "12:5 listeners[1].filter: the packet filter runs in the bypass stack; on transport 'kernel' use the host firewall",
+    "14:14 listeners[2].address: device 'stap0' is already used by listeners[0] with address 198.18.0.2; one device has one stack address",
+    "21:16 listeners[3].transport: transport 'tap' needs a 'tap' block (device, prefix_length, mtu)",
+  ]);
+});
+
+t.test('a tap listener with defaults', async (t) => {
+  const r = await parseConfigText(`
+listeners:
+  - { name: edge, address: 198.18.0.2, port: 443, transport: tap, tap: { device: sl0, gateway: 198.18.0.1 }, filter: { deny: [198.18.9.0/24] } }
+routes: []
+`, 'inline.yaml');
+  t.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
+  if (!r.ok) return;
+  const l = r.snapshot.listeners[0];
+  t.match(l.tap, { device: 'sl0', prefix_length: 24, mtu: 1500, gateway: '198.18.0.1' });
+  t.match(l.filter, { allow: [], deny: ['198.18.9.0/24'], max_connections_per_source: 0 });
+  const bad = await parseConfigText(`
+listeners:
+  - { name: edge, address: 0.0.0.0, port: 443, transport: tap, tap: { gateway: 300.1.1.1 } }
+routes: []
+`, 'inline.yaml');
+  t.equal(bad.ok, false);
+  if (bad.ok) return;
+  t.match(bad.problems.map((p) => p.message).join('\n'), /expected a dotted-quad IPv4 address/);
+  t.match(bad.problems.map((p) => p.message).join('\n'), /stack's own IPv4 address/);
+});
