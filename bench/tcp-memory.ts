@@ -9,6 +9,7 @@
 //   bulk-offload  the same with checksums off (what a NIC with TX/RX checksum offload leaves us)
 //   small         --conns connections each sending a --msg byte message per round (echoed back):
 //                 small segments, the packet-rate case
+//   small-offload the same with checksums off
 // "packets" counts TCP segments: each one is output by one layer and input by the other.
 // Rates are per CPU second of this process (process.cpuUsage: user + system), which is what "per
 // core" means on a shared machine where wall time also counts other processes' turns; the wall
@@ -118,8 +119,8 @@ function bulk(mb: number, checksums: boolean): Rate {
   return { mbps: total / 1e6 / (cpu / 1000), pps: (wire.packets - p0) / (cpu / 1000), cpuMs: cpu, wallMs: performance.now() - t0, msgs: 0 };
 }
 
-function small(conns: number, msg: number, secs: number): Rate {
-  const { wire, b, a } = pair({});
+function small(conns: number, msg: number, secs: number, checksums = true): Rate {
+  const { wire, b, a } = pair({ checksums });
   b.listen({ ip: B, port: 80, backlog: conns, onConnection: (s) => s.setHandler({ onData: (c) => s.write(c), onEnd: () => s.end(), onDrain() {}, onClose() {} }) });
   const socks: TcpSocket[] = [];
   let echoed = 0;
@@ -169,4 +170,6 @@ const fmt = (r: Rate) =>
 console.log(`bulk          ${mb} MiB, checksums on:  ${fmt(best(() => bulk(mb, true)))}`);
 console.log(`bulk-offload  ${mb} MiB, checksums off: ${fmt(best(() => bulk(mb, false)))}`);
 const r3 = best(() => small(conns, msg, secs));
-console.log(`small         ${conns} conns x ${msg} B echo:   ${fmt(r3)}, ${(r3.msgs / 1e6).toFixed(3)} M messages/s/core`);
+console.log(`small         ${conns} conns x ${msg} B echo, checksums on:  ${fmt(r3)}, ${(r3.msgs / 1e6).toFixed(3)} M messages/s/core`);
+const r4 = best(() => small(conns, msg, secs, false));
+console.log(`small-offload ${conns} conns x ${msg} B echo, checksums off: ${fmt(r4)}, ${(r4.msgs / 1e6).toFixed(3)} M messages/s/core`);
