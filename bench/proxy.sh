@@ -10,7 +10,7 @@
 # Runs are interleaved (A B C D, A B C D, A B C D), each after a short warm-up, and the median of
 # the rounds is reported with Sluice's ratio to each peer.
 #
-# Usage: bash bench/proxy.sh                 (about 3.5 minutes)
+# Usage: bash bench/proxy.sh                 (about 4 minutes)
 #        TARGETS=nginx,haproxy bash bench/proxy.sh
 #        bash bench/proxy.sh --profile       (Sluice only, under load with node --cpu-prof,
 #                                             then the top self-time functions;
@@ -63,6 +63,8 @@ stop_all() {
     while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
       echo "proxy.sh: ${entry% *} (pid $pid) ignored SIGTERM; killing it" >&2
+      # Its children first (nginx's worker), which would otherwise outlive a killed master.
+      kill -KILL $(cat "/proc/$pid/task/"*/children 2>/dev/null) 2>/dev/null || true
       kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
