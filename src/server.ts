@@ -16,6 +16,9 @@ import { ClusterManager } from './upstream/cluster.js';
 import { CertStore } from './tls/cert-store.js';
 import { ensureDevCertificate } from './tls/dev-cert.js';
 import { KernelListener } from './tls/kernel-listener.js';
+import { BypassListener } from './tls/bypass-listener.js';
+import { BypassStack, type BypassNetstat } from './transport/bypass-stack.js';
+import type { FilterRules } from './net/filter.js';
 import type { Connection, ConnectionHandler } from './transport/connection.js';
 import { serveHttp1, type Http1Options, type Http1Session } from './http1/session.js';
 
@@ -25,11 +28,15 @@ export interface ReloadOutcome {
   problems: string[];
 }
 
+type AnyListener = KernelListener | BypassListener;
+
 interface RunningListener {
   spec: ListenerSpec;
   /** Identity of what needs a new socket when it changes (bind address, transport, TLS policy). */
   bindKey: string;
-  listener: KernelListener;
+  listener: AnyListener;
+  /** The bypass link the listener runs on (transport tap), else null. */
+  stack: BypassStack | null;
   port: number;
   http1: Http1Options;
   sessions: Set<Http1Session>;
@@ -52,6 +59,8 @@ export class SluiceServer {
   private readonly clusters: ClusterManager;
   private gateway!: Gateway;
   private readonly listeners = new Map<string, RunningListener>();
+  /** Bypass links by device name, shared by the listeners on them. */
+  private readonly stacks = new Map<string, BypassStack>();
   private admin: AdminServer | null = null;
   private adminKey = '';
   private draining = false;
@@ -135,8 +144,8 @@ export class SluiceServer {
   }
 
   private async openListener(spec: ListenerSpec, certs: CertStore | null): Promise<RunningListener> {
-    if (spec.transport !== 'kernel') {
-      throw new SluiceError('SLUICE_LISTEN', `listener '${spec.name}': transport '${spec.transport}' is not available in this build; use transport: kernel`, { listener: spec.name });
+    if (spec.transport === 'dpdk') {
+      throw new SluiceError('SLUICE_LISTEN', `listener '${spec.name}': transport 'dpdk' is not built into this release; use transport: tap or kernel`, { listener: spec.name });
     }
     const name = spec.name;
     const running: RunningListener = {
@@ -145,30 +154,75 @@ export class SluiceServer {
       http1: http1Options(spec),
       sessions: new Set(),
       port: 0,
-      listener: null as unknown as KernelListener,
+      stack: null,
+      listener: null as unknown as AnyListener,
     };
-    running.listener = new KernelListener({
-      name,
-      address: spec.address,
-      port: spec.port,
-      tls: spec.tls ? {
-        alpn: [...spec.tls.alpn],
-        minVersion: spec.tls.min_version,
-        sessionTickets: spec.tls.session_tickets.enabled,
-        ticketRotateSeconds: spec.tls.session_tickets.rotate_seconds,
-      } : null,
-      certs,
-      events: {
-        handshake: (info) => this.metrics.tlsHandshakes.inc({ listener: name, version: info.version, resumed: String(info.resumed) }),
-        handshakeFailure: (reason) => this.metrics.tlsFailures.inc({ listener: name, reason }),
-      },
-      onConnection: (conn) => this.accept(running, conn),
-    });
-    const bound = await running.listener.listen();
+    const tls = spec.tls ? {
+      alpn: [...spec.tls.alpn],
+      minVersion: spec.tls.min_version,
+      sessionTickets: spec.tls.session_tickets.enabled,
+      ticketRotateSeconds: spec.tls.session_tickets.rotate_seconds,
+    } : null;
+    const events = {
+      handshake: (info: { version: string; resumed: boolean }) => this.metrics.tlsHandshakes.inc({ listener: name, version: info.version, resumed: String(info.resumed) }),
+      handshakeFailure: (reason: string) => this.metrics.tlsFailures.inc({ listener: name, reason }),
+    };
+    const onConnection = (conn: Connection) => this.accept(running, conn);
+    let bound: { address: string; port: number };
+    if (spec.transport === 'tap') {
+      const stack = this.stackFor(spec);
+      running.stack = stack;
+      const listener = new BypassListener({ name, stack, port: spec.port, tls, certs, events, onConnection });
+      running.listener = listener;
+      try {
+        bound = listener.listen();
+      } catch (err) {
+        this.releaseStack(stack);
+        throw err;
+      }
+    } else {
+      const listener = new KernelListener({ name, address: spec.address, port: spec.port, tls, certs, events, onConnection });
+      running.listener = listener;
+      bound = await listener.listen();
+    }
     running.port = bound.port;
     this.listeners.set(name, running);
-    this.log.info({ listener: name, address: bound.address, port: bound.port, tls: spec.tls !== undefined && spec.tls !== null }, 'listener ready');
+    this.log.info({ listener: name, transport: spec.transport, address: bound.address, port: bound.port, tls: spec.tls !== undefined && spec.tls !== null, ...(running.stack ? { device: running.stack.port.name } : {}) }, 'listener ready');
     return running;
+  }
+
+  /** The bypass link for a tap listener: opened on first use, shared by listeners on the device. */
+  private stackFor(spec: ListenerSpec): BypassStack {
+    const tap = spec.tap!;
+    const existing = this.stacks.get(tap.device);
+    if (existing) {
+      existing.setFilter(filterRules(spec));
+      return existing;
+    }
+    const stack = BypassStack.openTap({
+      device: tap.device,
+      mtu: tap.mtu,
+      address: spec.address,
+      prefixLength: tap.prefix_length,
+      ...(tap.gateway !== undefined ? { gateway: tap.gateway } : {}),
+      filter: filterRules(spec),
+    });
+    this.stacks.set(tap.device, stack);
+    this.log.info({ device: stack.port.name, address: spec.address, prefix_length: tap.prefix_length, mtu: stack.port.mtu, waits_on_fd: stack.loop.waitsOnFd }, 'bypass stack up');
+    return stack;
+  }
+
+  /** Closes a bypass link once no listener uses it and its connections are gone. */
+  private releaseStack(stack: BypassStack): void {
+    if (stack.listenerCount > 0) return;
+    for (const l of this.listeners.values()) if (l.stack === stack && l.sessions.size > 0) return;
+    for (const [dev, s] of this.stacks) if (s === stack) this.stacks.delete(dev);
+    stack.close();
+  }
+
+  /** Connection tables and counters of every bypass link (what `sluice netstat` shows). */
+  netstat(): { stacks: BypassNetstat[] } {
+    return { stacks: [...this.stacks.values()].map((s) => s.netstat()) };
   }
 
   private accept(l: RunningListener, conn: Connection): void {
@@ -212,7 +266,7 @@ export class SluiceServer {
       ready: () => this.readyFlag && !this.draining,
       reload: () => this.reload('admin'),
       status: () => ({ version: this.snapshot.version, config: this.snapshot.source, listeners: Object.fromEntries(this.ports()), clusters: this.clusters.names, draining: this.draining }),
-      netstat: () => ({ connections: [] }),
+      netstat: () => this.netstat(),
     });
     const a = snap.admin;
     const bound = await admin.listen({ address: a.address, port: a.port ?? null, socket: a.socket ?? null });
@@ -264,6 +318,8 @@ export class SluiceServer {
         cur.spec = spec;
         cur.http1 = http1Options(spec);
         if (store) cur.listener.setCertStore(store);
+        // The packet filter's rules change in place: counters and tracked sources are kept.
+        cur.stack?.setFilter(filterRules(spec));
         continue;
       }
       if (cur) {
@@ -282,6 +338,16 @@ export class SluiceServer {
   private async retire(l: RunningListener): Promise<void> {
     await l.listener.close();
     for (const s of l.sessions) s.drain();
+    if (l.stack) {
+      const stack = l.stack;
+      // The link stays up until the retired listener's connections have finished.
+      const check = setInterval(() => {
+        if (l.sessions.size > 0 && !this.draining) return;
+        clearInterval(check);
+        if (!this.draining) this.releaseStack(stack);
+      }, 100);
+      check.unref();
+    }
   }
 
   private watchConfig(): void {
@@ -321,6 +387,8 @@ export class SluiceServer {
         s.conn.destroy('draining');
       }
     }
+    for (const stack of this.stacks.values()) stack.close();
+    this.stacks.clear();
     await this.clusters.close();
     await this.admin?.close();
     return { forced };
@@ -328,7 +396,18 @@ export class SluiceServer {
 }
 
 function bindKey(spec: ListenerSpec): string {
-  return JSON.stringify({ a: spec.address, p: spec.port, t: spec.transport, tls: spec.tls ? { alpn: spec.tls.alpn, v: spec.tls.min_version, st: spec.tls.session_tickets } : null });
+  return JSON.stringify({ a: spec.address, p: spec.port, t: spec.transport, tap: spec.tap ?? null, tls: spec.tls ? { alpn: spec.tls.alpn, v: spec.tls.min_version, st: spec.tls.session_tickets } : null });
+}
+
+function filterRules(spec: ListenerSpec): FilterRules {
+  const f = spec.filter;
+  return {
+    allow: [...(f?.allow ?? [])],
+    deny: [...(f?.deny ?? [])],
+    maxConnectionsPerSource: f?.max_connections_per_source ?? 0,
+    synRatePerSource: f?.syn_rate_per_source ?? 0,
+    synBurstPerSource: f?.syn_burst_per_source ?? 0,
+  };
 }
 
 function http1Options(spec: ListenerSpec): Http1Options {

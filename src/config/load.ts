@@ -604,6 +604,9 @@ function checkBypass(p: Problems, cfg: ConfigInput): void {
       } else if (prev === undefined) devices.set(dev, { address: l.address, index: i });
     }
     const f = l.filter;
+    if (f !== null && typeof f === 'object' && typeof f.syn_rate_per_source === 'number' && f.syn_rate_per_source > 0 && !((f.syn_burst_per_source ?? 0) >= 1)) {
+      p.add([...base, 'filter', 'syn_rate_per_source'], 'a SYN rate limit needs syn_burst_per_source >= 1 (how many SYNs a source may send at once)');
+    }
     if (f !== null && typeof f === 'object') {
       for (const kind of ['allow', 'deny'] as const) {
         (Array.isArray(f[kind]) ? f[kind] : []).forEach((cidr, ci) => {

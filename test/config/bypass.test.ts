@@ -38,3 +38,14 @@ routes: []
   t.match(bad.problems.map((p) => p.message).join('\n'), /expected a dotted-quad IPv4 address/);
   t.match(bad.problems.map((p) => p.message).join('\n'), /stack's own IPv4 address/);
 });
+
+t.test('a SYN rate limit needs a burst', async (t) => {
+  const r = await parseConfigText(`
+listeners:
+  - { name: edge, address: 198.18.0.2, port: 443, transport: tap, tap: {}, filter: { syn_rate_per_source: 10 } }
+routes: []
+`, 'inline.yaml');
+  t.equal(r.ok, false);
+  if (r.ok) return;
+  t.match(r.problems[0], { line: 3, path: 'listeners[0].filter.syn_rate_per_source', message: /syn_burst_per_source >= 1/ });
+});
