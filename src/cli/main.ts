@@ -9,6 +9,8 @@ import { formatProblems, problemsToJson } from '../config/problems.js';
 import { createLogger } from '../log.js';
 import { SluiceServer } from '../server.js';
 import { SluiceError } from '../errors.js';
+import { registerNetstat } from './netstat.js';
+import { registerDoctor } from './doctor.js';
 import type { LevelWithSilent } from 'pino';
 
 /** The package's version, found by walking up from this file (src/ under tsx, dist/src/ when built). */
@@ -66,6 +68,9 @@ export async function run(argv: string[]): Promise<number> {
     .action(() => {
       process.stdout.write(`sluice ${packageVersion()} (node ${process.version})\n`);
     });
+
+  registerNetstat(program, (c) => { code = c; });
+  registerDoctor(program, (c) => { code = c; });
 
   try {
     await program.parseAsync(argv);
