@@ -85,6 +85,7 @@ export class SluiceServer {
 
   static async start(opts: ServerOptions): Promise<SluiceServer> {
     const server = new SluiceServer(opts);
+    server.metrics.watchBypass(() => server.netstat().stacks);
     await server.boot();
     return server;
   }

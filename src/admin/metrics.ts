@@ -3,6 +3,7 @@
 // label names and cardinality are decided in one place.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BypassNetstat } from '../transport/bypass-stack.js';
 
 // Methods outside this set are labelled OTHER so a client cannot create label values at will.
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
@@ -106,5 +107,53 @@ export class Metrics {
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
+  }
+
+  /**
+   * The bypass stacks' own counters (what netstat and iptables can no longer show), read from
+   * their netstat snapshot at scrape time: nothing is counted twice and the hot path does no
+   * metric work.
+   */
+  watchBypass(source: () => readonly BypassNetstat[]): void {
+    const r = [this.registry];
+    let snap: readonly BypassNetstat[] = [];
+    // One snapshot per scrape, taken by the first bypass metric collected.
+    const take = (): readonly BypassNetstat[] => (snap = source());
+    const each = (f: (s: BypassNetstat) => void) => snap.forEach(f);
+    new Gauge({
+      name: 'sluice_bypass_tcp_connections', help: 'Connections of the bypass TCP by device and state', labelNames: ['device', 'state'] as const, registers: r,
+      collect() {
+        take();
+        this.reset();
+        each((s) => { for (const [state, n] of Object.entries(s.tcp.states)) this.set({ device: s.device, state }, n); });
+      },
+    });
+    const counter = (name: string, help: string, labelNames: readonly string[], values: (s: BypassNetstat) => [Record<string, string>, number][]) =>
+      new Counter({
+        name, help, labelNames, registers: r,
+        collect() {
+          this.reset();
+          each((s) => { for (const [labels, v] of values(s)) this.inc({ device: s.device, ...labels }, v); });
+        },
+      });
+    counter('sluice_bypass_tcp_segments_total', 'TCP segments by direction', ['device', 'direction'], (s) => [[{ direction: 'in' }, s.tcp.segmentsIn], [{ direction: 'out' }, s.tcp.segmentsOut]]);
+    counter('sluice_bypass_tcp_retransmits_total', 'TCP segments sent again (RTO, fast retransmit, SACK, tail loss probe)', ['device'], (s) => [[{}, s.tcp.retransmits]]);
+    counter('sluice_bypass_tcp_resets_total', 'TCP resets by direction', ['device', 'direction'], (s) => [[{ direction: 'sent' }, s.tcp.resetsSent], [{ direction: 'received' }, s.tcp.resetsReceived]]);
+    counter('sluice_bypass_tcp_checksum_errors_total', 'TCP segments dropped for a bad checksum', ['device'], (s) => [[{}, s.tcp.checksumErrors]]);
+    counter('sluice_bypass_syn_cookies_total', 'SYN cookies sent while the accept or SYN queue was full', ['device'], (s) => [[{}, s.tcp.synCookiesSent]]);
+    counter('sluice_bypass_drops_total', 'Frames dropped by the bypass stack, by direction and reason (packet filter included)', ['device', 'direction', 'reason'], (s) => [
+      ...Object.entries(s.stack.counters.rxDrop).map(([reason, v]): [Record<string, string>, number] => [{ direction: 'rx', reason }, v]),
+      ...Object.entries(s.stack.counters.txDrop).map(([reason, v]): [Record<string, string>, number] => [{ direction: 'tx', reason }, v]),
+    ]);
+    counter('sluice_bypass_packets_total', 'Frames moved by the packet port, by direction', ['device', 'direction'], (s) => [[{ direction: 'rx' }, s.poll.rxPackets], [{ direction: 'tx' }, s.poll.txPackets]]);
+    counter('sluice_bypass_empty_polls_total', 'Poll iterations that moved no frame', ['device'], (s) => [[{}, s.poll.emptyPolls]]);
+    new Gauge({
+      name: 'sluice_bypass_poll_duty_cycle', help: 'Share of wall time the poll loop spent working (0..1)', labelNames: ['device'] as const, registers: r,
+      collect() { this.reset(); each((s) => this.set({ device: s.device }, s.poll.dutyCycle)); },
+    });
+    new Gauge({
+      name: 'sluice_bypass_packets_per_burst', help: 'Average frames per non-empty receive burst since start', labelNames: ['device'] as const, registers: r,
+      collect() { this.reset(); each((s) => this.set({ device: s.device }, s.poll.rxBursts > 0 ? s.poll.rxPackets / s.poll.rxBursts : 0)); },
+    });
   }
 }
