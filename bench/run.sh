@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 node --import tsx bench/routes.ts
 node --import tsx bench/http1-parse.ts
+node --import tsx bench/tcp-memory.ts
 node --import tsx bench/port-memory.ts
 bash bench/proxy.sh
