@@ -32,6 +32,8 @@ export interface TcpConfig {
   /** Ephemeral port range for connect() without a local port (RFC 6056 suggests 1024-65535; we use the IANA range). */
   ephemeralLow: number;
   ephemeralHigh: number;
+  /** Congestion avoidance: 'newreno' (RFC 5681 / 6582) or 'cubic' (RFC 9438). */
+  congestionControl: 'newreno' | 'cubic';
   /** Key for ISNs and SYN cookies; random when absent. */
   secret?: Uint8Array;
 }
@@ -55,6 +57,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   checksums: true,
   ephemeralLow: 49152,
   ephemeralHigh: 65535,
+  congestionControl: 'newreno',
 };
 
 /** Why a connection ended, from the TCP point of view. */
