@@ -2,9 +2,9 @@
 # Built by native/build.sh (node-gyp rebuild --directory native).
 {
   "variables": {
-    # 1 when libdpdk's pkg-config file is present at build time. Nothing uses DPDK yet: the dpdk
-    # port (src/dpdk_port.cc, cflags/libs from pkg-config) joins the "conditions" below in its own
-    # issue, so this addon must (and does) build with libdpdk-dev absent.
+    # 1 when libdpdk's pkg-config file is present at build time: then src/dpdk.cc joins the build
+    # (cflags and libs from pkg-config) and the addon reports features.dpdk. Without it the addon
+    # still builds, with the tap backend only (sluice doctor says what to install).
     "sluice_have_libdpdk%": "<!(pkg-config --exists libdpdk && echo 1 || echo 0)"
   },
   "targets": [
@@ -32,12 +32,15 @@
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "cflags_cc": ["-Wall", "-Wextra", "-O2", "-std=c++17", "-fno-exceptions"],
       "conditions": [
-        # ["sluice_have_libdpdk==1", {
-        #   "sources": ["src/dpdk_port.cc"],
-        #   "cflags_cc": ["<!@(pkg-config --cflags libdpdk)"],
-        #   "libraries": ["<!@(pkg-config --libs libdpdk)"],
-        #   "defines": ["SLUICE_WITH_DPDK=1"]
-        # }]
+        ["sluice_have_libdpdk==1", {
+          "sources": ["src/dpdk.cc"],
+          # DPDK's flags include -include rte_config.h and -march; both apply to dpdk.cc only in
+          # effect (the other files include no DPDK header), and -march matches what libdpdk was
+          # built for, which its inline burst functions need.
+          "cflags_cc": ["<!@(pkg-config --cflags libdpdk)"],
+          "libraries": ["<!@(pkg-config --libs libdpdk)"],
+          "defines": ["SLUICE_HAVE_DPDK=1"]
+        }]
       ]
     }
   ]

@@ -33,5 +33,8 @@ bool ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t
 
 void InitTap(Napi::Env env, Napi::Object exports);
 void InitWaiter(Napi::Env env, Napi::Object exports);
+#ifdef SLUICE_HAVE_DPDK
+void InitDpdk(Napi::Env env, Napi::Object exports);
+#endif
 
 }  // namespace sluice

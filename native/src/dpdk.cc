@@ -1,0 +1,728 @@
+// DPDK backend: EAL, one port per device (1 rx + 1 tx queue), and burst I/O that copies frames
+// between mbufs and the caller's preallocated batch (frame i at data[i * slotSize, ...)). One JS
+// call moves a whole burst; nothing calls back into JavaScript. Compiled only when libdpdk's
+// pkg-config file was found at build time (binding.gyp defines SLUICE_HAVE_DPDK).
+//
+// Copy rather than exposing mbuf data: the stack parses frames in place in its own rx slots and
+// builds replies in its own tx slots, so a zero-copy rx would still need a view per mbuf (an
+// external ArrayBuffer per burst or per mbuf, which is a JS object per packet) and mbufs held by
+// JavaScript until the next burst. A 1.5 KB memcpy is ~50 ns, well below the rest of a frame's
+// path through the TypeScript stack.
+
+#include "sluice.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_version.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+namespace {
+
+constexpr const char* kErrEal = "SLUICE_DPDK_EAL";
+constexpr const char* kErrPort = "SLUICE_DPDK_PORT";
+constexpr const char* kErrMempool = "SLUICE_DPDK_MEMPOOL";
+
+// 64: mbuf pointers handled per inner rx/tx step (a stack array); DPDK PMDs take bursts of 32-64.
+constexpr uint16_t kChunk = 64;
+constexpr int64_t kMaxSlot = 65535;
+constexpr int64_t kMaxCapacity = 1 << 16;
+
+enum class EalState { kNone, kReady, kFailed, kCleaned };
+
+EalState g_eal = EalState::kNone;
+std::vector<std::string> g_ealArgs;
+std::string g_ealFailure;
+
+struct PortState {
+  bool open = false;
+  // The device was hot-plugged by dpdkPortOpen (rte_dev_probe) rather than given by --vdev.
+  bool probed = false;
+  rte_device* device = nullptr;
+  rte_mempool* pool = nullptr;
+  uint32_t dataRoom = 0;  // bytes of frame one mbuf holds (buffer minus headroom)
+  uint64_t rxTooBig = 0;  // frames longer than the caller's slot, dropped
+  uint64_t txTooBig = 0;  // frames of length 0 or longer than one mbuf, dropped
+  uint64_t txNoMbuf = 0;  // tx bursts cut short because the pool was empty
+};
+
+PortState g_ports[RTE_MAX_ETHPORTS];
+
+const char* ErrName(int err) {
+  const char* n = strerrorname_np(err);
+  return n ? n : "";
+}
+
+// A pending JS Error { code, errno, errnoName, syscall, function } whose message reads
+// "<function>(<what>): <rte_strerror> (<ERRNAME>)". `err` is a positive errno or DPDK's own
+// rte_errno value (those above __ELASTERRNO have no name; rte_strerror still explains them).
+void ThrowDpdk(Napi::Env env, const char* code, const char* fn, const std::string& what, int err) {
+  if (err < 0) err = -err;
+  const char* name = ErrName(err);
+  std::string message = std::string(fn) + (what.empty() ? "" : "(" + what + ")") + ": " +
+                        rte_strerror(err) + " (" + (*name ? name : std::to_string(err)) + ")";
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("errnoName", Napi::String::New(env, name));
+  e.Set("syscall", Napi::String::New(env, fn));
+  e.Set("function", Napi::String::New(env, fn));
+  e.ThrowAsJavaScriptException();
+}
+
+void ThrowCode(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  e.ThrowAsJavaScriptException();
+}
+
+bool RequireEal(Napi::Env env, const char* fn) {
+  if (g_eal == EalState::kReady) return true;
+  const char* why = g_eal == EalState::kCleaned ? "the EAL was cleaned up (it cannot start again in this process)"
+                    : g_eal == EalState::kFailed ? "rte_eal_init failed earlier in this process"
+                                                 : "dpdkInit has not been called";
+  ThrowCode(env, kErrEal, std::string(fn) + ": " + why);
+  return false;
+}
+
+bool ArgPort(const Napi::CallbackInfo& info, size_t i, uint16_t* port) {
+  int64_t p;
+  if (!ArgInt(info, i, "portId", 0, RTE_MAX_ETHPORTS - 1, &p)) return false;
+  if (!g_ports[p].open) {
+    ThrowCode(info.Env(), kErrPort, "port " + std::to_string(p) + " is not open");
+    return false;
+  }
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+Napi::Object EalInfo(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("lcores", Napi::Number::New(env, rte_lcore_count()));
+  out.Set("mainLcore", Napi::Number::New(env, rte_get_main_lcore()));
+  out.Set("ports", Napi::Number::New(env, rte_eth_dev_count_avail()));
+  out.Set("version", Napi::String::New(env, rte_version()));
+  return out;
+}
+
+// dpdkInit(args: string[]) -> { lcores, mainLcore, ports, version }. The EAL starts once per
+// process; calling again with the same arguments returns the same answer, anything else fails.
+Napi::Value DpdkInit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    ThrowArg(env, "argument 'args' must be an array of strings");
+    return env.Undefined();
+  }
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<std::string> args;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsString()) {
+      ThrowArg(env, "argument 'args[" + std::to_string(i) + "]' must be a string");
+      return env.Undefined();
+    }
+    args.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  if (g_eal == EalState::kReady) {
+    if (args == g_ealArgs) return EalInfo(env);
+    std::string had;
+    for (const auto& a : g_ealArgs) had += (had.empty() ? "" : " ") + a;
+    ThrowCode(env, kErrEal, "dpdkInit: the EAL is already initialised in this process with other arguments (" +
+                                had + "); it starts once per process");
+    return env.Undefined();
+  }
+  if (g_eal != EalState::kNone) {
+    ThrowCode(env, kErrEal, std::string("dpdkInit: ") +
+                                (g_eal == EalState::kCleaned ? "the EAL was cleaned up and cannot start again in this process"
+                                                             : "rte_eal_init already failed in this process (" + g_ealFailure +
+                                                                   "); DPDK cannot retry it"));
+    return env.Undefined();
+  }
+
+  // stdout carries Sluice's JSON log; DPDK's log (which goes to stdout and syslog by default on
+  // Linux) goes to stderr instead. rte_openlog_stream takes precedence over EAL's default stream.
+  rte_openlog_stream(stderr);
+
+  std::vector<std::string> argvStore;
+  argvStore.reserve(args.size() + 1);
+  argvStore.push_back("sluice");
+  for (const auto& a : args) argvStore.push_back(a);
+  std::vector<char*> argv;
+  for (auto& s : argvStore) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  // rte_eal_init pins the calling thread (Node's main thread) to the main lcore, and threads
+  // created later (libuv's pool, V8's workers) would inherit that one core. CPU placement is the
+  // operator's choice (taskset, systemd CPUAffinity=), so the thread's previous mask is restored.
+  cpu_set_t before;
+  bool haveMask = pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0;
+  // getopt state is process-global; EAL parses with getopt_long, so start it fresh.
+  optind = 1;
+  int rc = rte_eal_init(static_cast<int>(argv.size() - 1), argv.data());
+  int err = rte_errno;
+  optind = 1;
+  fflush(stdout);
+  if (haveMask) pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+  if (rc < 0) {
+    g_eal = EalState::kFailed;
+    g_ealFailure = std::string(rte_strerror(err));
+    // EAL resets its run-once guard only for argument errors; those may be retried.
+    if (err == EINVAL) g_eal = EalState::kNone;
+    ThrowDpdk(env, kErrEal, "rte_eal_init", "", err);
+    return env.Undefined();
+  }
+  g_eal = EalState::kReady;
+  g_ealArgs = args;
+  return EalInfo(env);
+}
+
+std::string PortLabel(const std::string& name) { return "'" + name + "'"; }
+
+bool ReadOpt(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_t max, int64_t def,
+             int64_t* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) {
+    *out = def;
+    return true;
+  }
+  if (!v.IsNumber()) {
+    ThrowArg(env, std::string("option '") + key + "' must be a number");
+    return false;
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int64_t>(d)) || d < min || d > max) {
+    ThrowArg(env, std::string("option '") + key + "' must be an integer in [" + std::to_string(min) +
+                      ", " + std::to_string(max) + "], got " + std::to_string(d));
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+// Stops and releases a port: a hot-plugged device is removed (its driver closes the port and the
+// name can be probed again), a --vdev port is closed. Then the pool goes: every mbuf is back in
+// it once the queues are released. Returns the first failure (negative errno) or 0.
+int Release(uint16_t port, rte_device* device, bool probed, rte_mempool* pool) {
+  int rc = rte_eth_dev_stop(port);
+  if (rc == -ENODEV) rc = 0;
+  int rc2 = probed && device != nullptr ? rte_dev_remove(device) : rte_eth_dev_close(port);
+  if (rc2 != 0 && probed) rc2 = rte_eth_dev_close(port);
+  if (rc2 == -ENODEV) rc2 = 0;
+  if (pool) rte_mempool_free(pool);
+  return rc != 0 ? rc : rc2;
+}
+
+// dpdkPortOpen({ device, rxQueueSize, txQueueSize, mempoolSize, mtu, promiscuous }) ->
+//   { portId, name, driver, mac, mtu, socketId, link: { up, speedMbps, fullDuplex },
+//     capabilities: { rx: {...}, tx: {...} }, mempool: { size, dataRoom } }
+// `device` is a devargs string ("net_af_packet0,iface=veth0") or a port name given with --vdev;
+// the part before the first comma names the port. A device the EAL does not have yet is
+// hot-plugged (rte_dev_probe) and removed again by dpdkPortClose.
+Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireEal(env, "dpdkPortOpen")) return env.Undefined();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowArg(env, "argument 'options' must be an object");
+    return env.Undefined();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value dv = o.Get("device");
+  if (!dv.IsString() || dv.As<Napi::String>().Utf8Value().empty()) {
+    ThrowArg(env, "option 'device' must be a non-empty string (a vdev devargs string or a port name)");
+    return env.Undefined();
+  }
+  std::string devargs = dv.As<Napi::String>().Utf8Value();
+  std::string name = devargs.substr(0, devargs.find(','));
+  int64_t rxq, txq, poolSize, mtu, cache;
+  if (!ReadOpt(env, o, "rxQueueSize", 32, 16384, 1024, &rxq) ||
+      !ReadOpt(env, o, "txQueueSize", 32, 16384, 1024, &txq) ||
+      !ReadOpt(env, o, "mempoolSize", 1, 1 << 24, 4095, &poolSize) ||
+      !ReadOpt(env, o, "mtu", 68, 9600, 1500, &mtu) ||
+      !ReadOpt(env, o, "mempoolCache", 0, RTE_MEMPOOL_CACHE_MAX_SIZE, 64, &cache)) {
+    return env.Undefined();
+  }
+  bool promiscuous = o.Get("promiscuous").ToBoolean().Value();
+  // The pool must be able to fill the rx ring, hold a full tx ring in flight, one burst being
+  // built and the per-lcore cache; fewer mbufs and rx stalls once the rings fill (PMDs refill rx
+  // descriptors from this pool and drop, counted as rx_nombuf, when it is empty).
+  int64_t need = rxq + txq + kChunk + cache;
+  if (poolSize < need) {
+    ThrowCode(env, kErrMempool,
+              "dpdkPortOpen(" + PortLabel(name) + "): option 'mempoolSize' " + std::to_string(poolSize) +
+                  " is too small: rx ring " + std::to_string(rxq) + " + tx ring " + std::to_string(txq) +
+                  " + one burst " + std::to_string(kChunk) + " + cache " + std::to_string(cache) + " need at least " +
+                  std::to_string(need) + " mbufs");
+    return env.Undefined();
+  }
+
+  uint16_t port;
+  bool probed = false;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0) {
+    int rc = rte_dev_probe(devargs.c_str());
+    if (rc < 0) {
+      ThrowDpdk(env, kErrPort, "rte_dev_probe", PortLabel(devargs), rc);
+      return env.Undefined();
+    }
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0) {
+      ThrowCode(env, kErrPort, "dpdkPortOpen: device " + PortLabel(devargs) + " probed, but no ethdev port is named " +
+                                   PortLabel(name));
+      return env.Undefined();
+    }
+    probed = true;
+  }
+  if (g_ports[port].open) {
+    ThrowCode(env, kErrPort, "dpdkPortOpen: port " + std::to_string(port) + " " + PortLabel(name) + " is already open");
+    return env.Undefined();
+  }
+
+  rte_eth_dev_info dev;
+  std::memset(&dev, 0, sizeof dev);
+  int rc = rte_eth_dev_info_get(port, &dev);
+  if (rc != 0) {
+    Release(port, dev.device, probed, nullptr);
+    ThrowDpdk(env, kErrPort, "rte_eth_dev_info_get", PortLabel(name), rc);
+    return env.Undefined();
+  }
+  if (mtu < dev.min_mtu || mtu > dev.max_mtu) {
+    Release(port, dev.device, probed, nullptr);
+    ThrowCode(env, kErrPort, "dpdkPortOpen(" + PortLabel(name) + "): option 'mtu' " + std::to_string(mtu) +
+                                 " is outside the device's range [" + std::to_string(dev.min_mtu) + ", " +
+                                 std::to_string(dev.max_mtu) + "]");
+    return env.Undefined();
+  }
+  int socket = rte_eth_dev_socket_id(port);
+  if (socket < 0) socket = static_cast<int>(rte_socket_id());
+  if (socket < 0 || socket == SOCKET_ID_ANY) socket = 0;
+
+  // Frames up to mtu + 18 (Ethernet header, one VLAN tag) fit one mbuf: no chained tx mbufs.
+  uint32_t dataRoom = std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, static_cast<uint32_t>(mtu) + 18);
+  std::string poolName = "sluice_p" + std::to_string(port);
+  rte_mempool* pool = rte_pktmbuf_pool_create(poolName.c_str(), static_cast<unsigned>(poolSize),
+                                              static_cast<unsigned>(cache), 0,
+                                              static_cast<uint16_t>(dataRoom + RTE_PKTMBUF_HEADROOM), socket);
+  if (pool == nullptr) {
+    int err = rte_errno;
+    Release(port, dev.device, probed, nullptr);
+    ThrowDpdk(env, kErrMempool, "rte_pktmbuf_pool_create",
+              poolName + ", " + std::to_string(poolSize) + " mbufs of " + std::to_string(dataRoom + RTE_PKTMBUF_HEADROOM) +
+                  " bytes",
+              err);
+    return env.Undefined();
+  }
+
+  rte_eth_conf conf;
+  std::memset(&conf, 0, sizeof conf);
+  conf.rxmode.mtu = static_cast<uint32_t>(mtu);
+  rc = rte_eth_dev_configure(port, 1, 1, &conf);
+  if (rc != 0) {
+    Release(port, dev.device, probed, pool);
+    ThrowDpdk(env, kErrPort, "rte_eth_dev_configure", PortLabel(name), rc);
+    return env.Undefined();
+  }
+  uint16_t nrx = static_cast<uint16_t>(rxq);
+  uint16_t ntx = static_cast<uint16_t>(txq);
+  rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+  if (rc != 0) {
+    Release(port, dev.device, probed, pool);
+    ThrowDpdk(env, kErrPort, "rte_eth_dev_adjust_nb_rx_tx_desc", PortLabel(name), rc);
+    return env.Undefined();
+  }
+  rc = rte_eth_rx_queue_setup(port, 0, nrx, static_cast<unsigned>(socket), nullptr, pool);
+  if (rc != 0) {
+    Release(port, dev.device, probed, pool);
+    ThrowDpdk(env, rc == -ENOMEM ? kErrMempool : kErrPort, "rte_eth_rx_queue_setup",
+              PortLabel(name) + ", " + std::to_string(nrx) + " descriptors", rc);
+    return env.Undefined();
+  }
+  rc = rte_eth_tx_queue_setup(port, 0, ntx, static_cast<unsigned>(socket), nullptr);
+  if (rc != 0) {
+    Release(port, dev.device, probed, pool);
+    ThrowDpdk(env, kErrPort, "rte_eth_tx_queue_setup", PortLabel(name) + ", " + std::to_string(ntx) + " descriptors",
+              rc);
+    return env.Undefined();
+  }
+  // The PMD's MTU (af_packet: the kernel interface's); -ENOTSUP when the PMD cannot set it, in
+  // which case the configured rxmode.mtu is what the port reports.
+  rc = rte_eth_dev_set_mtu(port, static_cast<uint16_t>(mtu));
+  if (rc != 0 && rc != -ENOTSUP) {
+    Release(port, dev.device, probed, pool);
+    ThrowDpdk(env, kErrPort, "rte_eth_dev_set_mtu", PortLabel(name) + ", " + std::to_string(mtu), rc);
+    return env.Undefined();
+  }
+  rc = rte_eth_dev_start(port);
+  if (rc != 0) {
+    Release(port, dev.device, probed, pool);
+    ThrowDpdk(env, kErrPort, "rte_eth_dev_start", PortLabel(name), rc);
+    return env.Undefined();
+  }
+  if (promiscuous) {
+    rc = rte_eth_promiscuous_enable(port);
+    if (rc != 0 && rc != -ENOTSUP) {
+      Release(port, dev.device, probed, pool);
+      ThrowDpdk(env, kErrPort, "rte_eth_promiscuous_enable", PortLabel(name), rc);
+      return env.Undefined();
+    }
+  }
+
+  rte_ether_addr mac;
+  rc = rte_eth_macaddr_get(port, &mac);
+  if (rc != 0) {
+    Release(port, dev.device, probed, pool);
+    ThrowDpdk(env, kErrPort, "rte_eth_macaddr_get", PortLabel(name), rc);
+    return env.Undefined();
+  }
+  uint16_t actualMtu = static_cast<uint16_t>(mtu);
+  rte_eth_dev_get_mtu(port, &actualMtu);
+  rte_eth_link link;
+  std::memset(&link, 0, sizeof link);
+  rte_eth_link_get_nowait(port, &link);
+
+  PortState& st = g_ports[port];
+  st = PortState();
+  st.open = true;
+  st.probed = probed;
+  st.device = dev.device;
+  st.pool = pool;
+  st.dataRoom = dataRoom;
+
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("portId", Napi::Number::New(env, port));
+  out.Set("name", Napi::String::New(env, name));
+  out.Set("driver", Napi::String::New(env, dev.driver_name ? dev.driver_name : ""));
+  out.Set("mac", Napi::Buffer<uint8_t>::Copy(env, mac.addr_bytes, RTE_ETHER_ADDR_LEN));
+  out.Set("mtu", Napi::Number::New(env, actualMtu));
+  out.Set("socketId", Napi::Number::New(env, socket));
+  out.Set("rxDescriptors", Napi::Number::New(env, nrx));
+  out.Set("txDescriptors", Napi::Number::New(env, ntx));
+  Napi::Object l = Napi::Object::New(env);
+  l.Set("up", Napi::Boolean::New(env, link.link_status == RTE_ETH_LINK_UP));
+  l.Set("speedMbps", Napi::Number::New(env, link.link_speed));
+  l.Set("fullDuplex", Napi::Boolean::New(env, link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX));
+  out.Set("link", l);
+  // What the PMD could offload. Nothing is enabled: the stack computes and checks checksums itself,
+  // so these tell `sluice doctor` and the metrics what a later offload step could use.
+  Napi::Object rx = Napi::Object::New(env);
+  rx.Set("ipv4Checksum", Napi::Boolean::New(env, (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0));
+  rx.Set("tcpChecksum", Napi::Boolean::New(env, (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0));
+  rx.Set("udpChecksum", Napi::Boolean::New(env, (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) != 0));
+  rx.Set("scatter", Napi::Boolean::New(env, (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) != 0));
+  Napi::Object tx = Napi::Object::New(env);
+  tx.Set("ipv4Checksum", Napi::Boolean::New(env, (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0));
+  tx.Set("tcpChecksum", Napi::Boolean::New(env, (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0));
+  tx.Set("udpChecksum", Napi::Boolean::New(env, (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0));
+  tx.Set("tcpSegmentation", Napi::Boolean::New(env, (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0));
+  tx.Set("multiSegment", Napi::Boolean::New(env, (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0));
+  Napi::Object caps = Napi::Object::New(env);
+  caps.Set("rx", rx);
+  caps.Set("tx", tx);
+  out.Set("capabilities", caps);
+  Napi::Object mp = Napi::Object::New(env);
+  mp.Set("size", Napi::Number::New(env, static_cast<double>(poolSize)));
+  mp.Set("dataRoom", Napi::Number::New(env, dataRoom));
+  mp.Set("cache", Napi::Number::New(env, static_cast<double>(cache)));
+  out.Set("mempool", mp);
+  return out;
+}
+
+struct Batch {
+  uint8_t* data;
+  size_t dataLen;
+  uint32_t* lengths;
+  size_t lengthsLen;
+  uint32_t* stats;  // optional [frames dropped by this call, bytes moved]
+};
+
+bool ReadStats(const Napi::CallbackInfo& info, size_t i, Batch* b) {
+  b->stats = nullptr;
+  if (i >= info.Length() || info[i].IsUndefined()) return true;
+  size_t n = 0;
+  if (!ArgU32(info, i, "stats", &b->stats, &n)) return false;
+  if (n < 2) {
+    ThrowArg(info.Env(), "argument 'stats' must have at least 2 elements");
+    return false;
+  }
+  return true;
+}
+
+// dpdkRxBurst(portId, data, lengths, slotSize, capacity, stats?) -> count. Each mbuf's bytes
+// (all segments) are copied into the next slot and the mbufs go back to the pool in bulk; a frame
+// longer than slotSize is dropped whole and counted, never delivered truncated.
+Napi::Value DpdkRxBurst(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Batch b;
+  uint16_t port;
+  int64_t slot, capacity;
+  if (!ArgPort(info, 0, &port) || !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
+      !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
+      !ArgInt(info, 3, "slotSize", 1, kMaxSlot, &slot) ||
+      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ReadStats(info, 5, &b)) {
+    return env.Undefined();
+  }
+  if (static_cast<size_t>(capacity) > b.lengthsLen ||
+      static_cast<size_t>(capacity) * static_cast<size_t>(slot) > b.dataLen) {
+    ThrowArg(env, "batch too small: capacity " + std::to_string(capacity) + " x slotSize " + std::to_string(slot) +
+                      " needs " + std::to_string(capacity * slot) + " data bytes and " + std::to_string(capacity) +
+                      " lengths, got " + std::to_string(b.dataLen) + " and " + std::to_string(b.lengthsLen));
+    return env.Undefined();
+  }
+  PortState& st = g_ports[port];
+  rte_mbuf* pkts[kChunk];
+  uint32_t n = 0;
+  uint32_t dropped = 0;
+  uint32_t bytes = 0;
+  while (n < capacity) {
+    uint16_t want = static_cast<uint16_t>(std::min<int64_t>(kChunk, capacity - n));
+    uint16_t got = rte_eth_rx_burst(port, 0, pkts, want);
+    for (uint16_t k = 0; k < got; k++) {
+      rte_mbuf* m = pkts[k];
+      uint32_t len = m->pkt_len;
+      if (len > static_cast<uint32_t>(slot)) {
+        dropped++;
+        st.rxTooBig++;
+        continue;
+      }
+      uint8_t* dst = b.data + static_cast<size_t>(n) * static_cast<size_t>(slot);
+      for (rte_mbuf* s = m; s != nullptr; s = s->next) {
+        std::memcpy(dst, rte_pktmbuf_mtod(s, const uint8_t*), s->data_len);
+        dst += s->data_len;
+      }
+      b.lengths[n++] = len;
+      bytes += len;
+    }
+    if (got > 0) rte_pktmbuf_free_bulk(pkts, got);
+    if (got < want) break;
+  }
+  if (b.stats) {
+    b.stats[0] = dropped;
+    b.stats[1] = bytes;
+  }
+  return Napi::Number::New(env, n);
+}
+
+// dpdkTxBurst(portId, data, lengths, count, slotSize, stats?) -> consumed. Frames [0, consumed)
+// were handed to the PMD or dropped as unsendable (length 0 or longer than an mbuf; stats[0]);
+// the rest met a full tx ring or an empty pool and are the caller's to retry.
+Napi::Value DpdkTxBurst(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Batch b;
+  uint16_t port;
+  int64_t count, slot;
+  if (!ArgPort(info, 0, &port) || !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
+      !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
+      !ArgInt(info, 3, "count", 0, kMaxCapacity, &count) ||
+      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ReadStats(info, 5, &b)) {
+    return env.Undefined();
+  }
+  if (static_cast<size_t>(count) > b.lengthsLen ||
+      static_cast<size_t>(count) * static_cast<size_t>(slot) > b.dataLen) {
+    ThrowArg(env, "batch too small for count " + std::to_string(count) + " x slotSize " + std::to_string(slot));
+    return env.Undefined();
+  }
+  PortState& st = g_ports[port];
+  rte_mbuf* pkts[kChunk];
+  uint32_t frameOf[kChunk];     // batch index of each mbuf
+  uint32_t dropsBefore[kChunk];  // frames dropped in this call before that mbuf's frame
+  uint32_t i = 0;
+  uint32_t dropped = 0;
+  uint32_t bytes = 0;
+  while (i < count) {
+    // Frames of this chunk that will go out: skip (and count) the unsendable ones first, so the
+    // bulk allocation asks for exactly as many mbufs as are needed.
+    uint32_t take = 0;
+    uint32_t j = i;
+    uint32_t chunkDrops = dropped;
+    while (j < count && take < kChunk) {
+      uint32_t len = b.lengths[j];
+      if (len == 0 || len > static_cast<uint32_t>(slot) || len > st.dataRoom) {
+        chunkDrops++;
+        st.txTooBig++;
+        j++;
+        continue;
+      }
+      frameOf[take] = j;
+      dropsBefore[take] = chunkDrops;
+      take++;
+      j++;
+    }
+    if (take == 0) {
+      dropped = chunkDrops;
+      i = j;
+      continue;
+    }
+    if (rte_pktmbuf_alloc_bulk(st.pool, pkts, take) != 0) {
+      // Pool empty (mbufs still in the tx ring): frames from here wait for the caller's retry.
+      st.txNoMbuf++;
+      // Frames dropped before the first frame that would have needed an mbuf are consumed.
+      dropped = dropsBefore[0];
+      i = frameOf[0];
+      break;
+    }
+    for (uint32_t k = 0; k < take; k++) {
+      rte_mbuf* m = pkts[k];
+      uint32_t len = b.lengths[frameOf[k]];
+      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), b.data + static_cast<size_t>(frameOf[k]) * static_cast<size_t>(slot),
+                  len);
+      m->data_len = static_cast<uint16_t>(len);
+      m->pkt_len = len;
+    }
+    uint16_t sent = rte_eth_tx_burst(port, 0, pkts, static_cast<uint16_t>(take));
+    for (uint32_t k = 0; k < sent; k++) bytes += b.lengths[frameOf[k]];
+    if (sent < take) {
+      rte_pktmbuf_free_bulk(pkts + sent, take - sent);
+      dropped = dropsBefore[sent];
+      i = frameOf[sent];
+      break;
+    }
+    dropped = chunkDrops;
+    i = j;
+  }
+  if (b.stats) {
+    b.stats[0] = dropped;
+    b.stats[1] = bytes;
+  }
+  return Napi::Number::New(env, i);
+}
+
+// dpdkPortStats(portId) -> { ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors,
+//   rxNombuf, rxTooBig, txTooBig, txNoMbuf, xstats: { name: value } }. Counters are uint64 in
+// DPDK; as JS numbers they stay exact up to 2^53.
+Napi::Value DpdkPortStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint16_t port;
+  if (!ArgPort(info, 0, &port)) return env.Undefined();
+  rte_eth_stats s;
+  int rc = rte_eth_stats_get(port, &s);
+  if (rc != 0) {
+    ThrowDpdk(env, kErrPort, "rte_eth_stats_get", "port " + std::to_string(port), rc);
+    return env.Undefined();
+  }
+  PortState& st = g_ports[port];
+  Napi::Object out = Napi::Object::New(env);
+  auto num = [&](const char* k, uint64_t v) { out.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  num("ipackets", s.ipackets);
+  num("opackets", s.opackets);
+  num("ibytes", s.ibytes);
+  num("obytes", s.obytes);
+  num("imissed", s.imissed);
+  num("ierrors", s.ierrors);
+  num("oerrors", s.oerrors);
+  num("rxNombuf", s.rx_nombuf);
+  num("rxTooBig", st.rxTooBig);
+  num("txTooBig", st.txTooBig);
+  num("txNoMbuf", st.txNoMbuf);
+  num("mempoolAvailable", rte_mempool_avail_count(st.pool));
+  Napi::Object xs = Napi::Object::New(env);
+  int n = rte_eth_xstats_get_names(port, nullptr, 0);
+  if (n > 0) {
+    std::vector<rte_eth_xstat_name> names(static_cast<size_t>(n));
+    std::vector<rte_eth_xstat> vals(static_cast<size_t>(n));
+    int nn = rte_eth_xstats_get_names(port, names.data(), static_cast<unsigned>(n));
+    int nv = rte_eth_xstats_get(port, vals.data(), static_cast<unsigned>(n));
+    if (nn > 0 && nv > 0) {
+      for (int k = 0; k < std::min(nn, nv); k++) {
+        uint64_t id = vals[k].id;
+        if (id < static_cast<uint64_t>(nn)) {
+          xs.Set(names[id].name, Napi::Number::New(env, static_cast<double>(vals[k].value)));
+        }
+      }
+    }
+  }
+  out.Set("xstats", xs);
+  return out;
+}
+
+// dpdkPortClose(portId): stop, then close (or remove, when dpdkPortOpen hot-plugged it) and free
+// the mbuf pool.
+Napi::Value DpdkPortClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint16_t port;
+  if (!ArgPort(info, 0, &port)) return env.Undefined();
+  PortState st = g_ports[port];
+  g_ports[port] = PortState();
+  int rc = Release(port, st.device, st.probed, st.pool);
+  if (rc != 0) ThrowDpdk(env, kErrPort, "dpdkPortClose", "port " + std::to_string(port), rc);
+  return env.Undefined();
+}
+
+// dpdkCleanup(): closes any port still open, then rte_eal_cleanup. Idempotent; afterwards the
+// EAL cannot start again in this process.
+Napi::Value DpdkCleanup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (g_eal != EalState::kReady) {
+    if (g_eal == EalState::kNone) g_eal = EalState::kCleaned;
+    return env.Undefined();
+  }
+  for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+    if (!g_ports[p].open) continue;
+    PortState st = g_ports[p];
+    g_ports[p] = PortState();
+    Release(p, st.device, st.probed, st.pool);
+  }
+  g_eal = EalState::kCleaned;
+  // The primary process's runtime files (/var/run/dpdk/<file-prefix>/: config, mp socket, memseg
+  // lists) outlive rte_eal_cleanup in 22.11; a process per test would leave one directory each.
+  // A second primary with the same prefix cannot run (EAL locks the config), so they are ours.
+  std::string runtime = rte_eal_get_runtime_dir();
+  int rc = rte_eal_cleanup();
+  if (!runtime.empty()) {
+    if (DIR* d = opendir(runtime.c_str())) {
+      while (dirent* e = readdir(d)) {
+        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+        unlink((runtime + "/" + e->d_name).c_str());
+      }
+      closedir(d);
+    }
+    rmdir(runtime.c_str());
+  }
+  if (rc != 0) ThrowDpdk(env, kErrEal, "rte_eal_cleanup", "", rte_errno);
+  return env.Undefined();
+}
+
+// dpdkState() -> 'none' | 'ready' | 'failed' | 'cleaned', and the EAL arguments in use.
+Napi::Value DpdkState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  const char* s = g_eal == EalState::kReady ? "ready" : g_eal == EalState::kFailed ? "failed"
+                  : g_eal == EalState::kCleaned                                    ? "cleaned"
+                                                                                   : "none";
+  out.Set("state", Napi::String::New(env, s));
+  Napi::Array args = Napi::Array::New(env, g_ealArgs.size());
+  for (size_t i = 0; i < g_ealArgs.size(); i++) args.Set(static_cast<uint32_t>(i), g_ealArgs[i]);
+  out.Set("args", args);
+  return out;
+}
+
+}  // namespace
+
+void InitDpdk(Napi::Env env, Napi::Object exports) {
+  exports.Set("dpdkInit", Napi::Function::New(env, DpdkInit, "dpdkInit"));
+  exports.Set("dpdkPortOpen", Napi::Function::New(env, DpdkPortOpen, "dpdkPortOpen"));
+  exports.Set("dpdkRxBurst", Napi::Function::New(env, DpdkRxBurst, "dpdkRxBurst"));
+  exports.Set("dpdkTxBurst", Napi::Function::New(env, DpdkTxBurst, "dpdkTxBurst"));
+  exports.Set("dpdkPortStats", Napi::Function::New(env, DpdkPortStats, "dpdkPortStats"));
+  exports.Set("dpdkPortClose", Napi::Function::New(env, DpdkPortClose, "dpdkPortClose"));
+  exports.Set("dpdkCleanup", Napi::Function::New(env, DpdkCleanup, "dpdkCleanup"));
+  exports.Set("dpdkState", Napi::Function::New(env, DpdkState, "dpdkState"));
+}
+
+
+}  // namespace sluice
