@@ -93,7 +93,8 @@ export interface NsSluice {
 
 /**
  * `sluice serve` inside `ns` (ip netns exec execs node, so the child is sluice itself). The config
- * gets `admin: { socket: <dir>/admin.sock }` appended unless it names one.
+ * gets `admin: { socket: <dir>/admin.sock }` appended unless it names one. Needs logging.level info
+ * or lower: readiness is the "sluice ready" line.
  */
 export async function startNsSluice(t: Teardown, ns: string, configYaml: string, dir: string): Promise<NsSluice> {
   const configPath = join(dir, 'sluice.yaml');
