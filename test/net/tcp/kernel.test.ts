@@ -71,8 +71,20 @@ t.test('Linux TCP negotiates window scaling, timestamps and SACK with ours; 8 Mi
 
 t.test('our client opens a connection to a Linux server (active open, ARP, FIN both ways)', { skip }, async (t) => {
   const { ns, tcp } = stackOn(t);
-  const serverUp = inNamespace(t, ns, `const net=require('net');const srv=net.createServer(s=>{s.pipe(s)});srv.listen(9000,'${KERNEL_IP}',()=>{});setTimeout(()=>process.exit(3),20000);srv.on('connection',s=>s.on('close',()=>{process.stdout.write(JSON.stringify({served:true}));process.exit(0)}))`);
-  await new Promise((r) => setTimeout(r, 300));
+  // The server says when it listens (stderr), so the SYN never races the node start-up.
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e',
+    `const net=require('net');const srv=net.createServer(s=>{s.pipe(s)});srv.listen(9000,'${KERNEL_IP}',()=>process.stderr.write('listening\\n'));setTimeout(()=>process.exit(3),20000);srv.on('connection',s=>s.on('close',()=>{process.stdout.write(JSON.stringify({served:true}));process.exit(0)}))`],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill();
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const serverUp = new Promise<Record<string, unknown>>((resolve) => child.on('exit', (code) => resolve({ code, ...(out ? (JSON.parse(out) as object) : {}) })));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => (d.toString().includes('listening') ? resolve() : undefined));
+    child.on('exit', () => reject(new Error('the Linux server exited before listening')));
+  });
   const payload = Buffer.alloc(1 << 20, 0x5a);
   const got: Buffer[] = [];
   const result = await new Promise<{ reason: string; bytes: number }>((resolve) => {
