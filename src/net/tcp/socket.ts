@@ -146,6 +146,8 @@ export class TcpListener {
 
   /** The oldest established connection not yet taken, or null. */
   accept(): TcpSocket | null {
+    // A connection reset while it waited is still handed out (its onClose says why), like
+    // accept(2) returning a socket whose first read fails with ECONNRESET.
     return this.queue.shift() ?? null;
   }
 
