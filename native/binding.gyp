@@ -5,7 +5,9 @@
     # 1 when libdpdk's pkg-config file is present at build time: then src/dpdk.cc joins the build
     # (cflags and libs from pkg-config) and the addon reports features.dpdk. Without it the addon
     # still builds, with the tap backend only (sluice doctor says what to install).
-    "sluice_have_libdpdk%": "<!(pkg-config --exists libdpdk && echo 1 || echo 0)"
+    "sluice_have_libdpdk%": "<!(pkg-config --exists libdpdk && echo 1 || echo 0)",
+    # 1 when libbpf's pkg-config file is present: the XDP loader (src/xdp.cc) is compiled in.
+    "sluice_have_libbpf%": "<!(pkg-config --exists libbpf && echo 1 || echo 0)"
   },
   "targets": [
     {
@@ -25,13 +27,19 @@
         "NAPI_VERSION=8",
         "NAPI_DISABLE_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "SLUICE_HAVE_LIBDPDK=<(sluice_have_libdpdk)"
+        "SLUICE_HAVE_LIBDPDK=<(sluice_have_libdpdk)",
+        "SLUICE_HAVE_LIBBPF=<(sluice_have_libbpf)"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "cflags_cc": ["-Wall", "-Wextra", "-O2", "-std=c++17", "-fno-exceptions"],
       "conditions": [
+        ["sluice_have_libbpf==1", {
+          "sources": ["src/xdp.cc"],
+          "cflags_cc": ["<!@(pkg-config --cflags libbpf)"],
+          "libraries": ["<!@(pkg-config --libs libbpf)"]
+        }],
         ["sluice_have_libdpdk==1", {
           "sources": ["src/dpdk.cc"],
           # DPDK's flags include -include rte_config.h and -march; both apply to dpdk.cc only in

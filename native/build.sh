@@ -20,4 +20,6 @@ for tool in make g++ python3; do
 done
 "$gyp" "${args[@]}" >&2
 test -f native/build/Release/sluice_native.node
+# After node-gyp: its rebuild starts by removing native/build.
+bash native/xdp/build.sh
 echo "sluice: built native/build/Release/sluice_native.node" >&2

@@ -35,6 +35,8 @@ export const ERROR_TABLE = {
   SLUICE_TAP_IO: { status: 0, kind: 'io' },
   SLUICE_PORT_CONFIG: { status: 0, kind: 'io' },
   SLUICE_NATIVE_MISSING: { status: 0, kind: 'io' },
+  // XDP packet filter (native/src/xdp.cc, src/io/xdp.ts): load, attach, map update, unavailable
+  SLUICE_XDP: { status: 0, kind: 'io' },
   // DPDK (native/src/dpdk.cc): EAL init/cleanup, port setup and I/O, mbuf pools; also a backend
   // this build or machine lacks (detail says what is missing and how to get it).
   SLUICE_DPDK_EAL: { status: 0, kind: 'io' },

@@ -3,7 +3,7 @@
 # when run as root; otherwise prints the exact command and fails.
 set -euo pipefail
 pkgs=(curl openssl wrk nghttp2-client nginx-light haproxy iproute2 procps util-linux
-      pkg-config libdpdk-dev clang llvm libbpf-dev libelf-dev python3 make g++)
+      pkg-config libdpdk-dev clang llvm libbpf-dev libelf-dev bpftool python3 make g++)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

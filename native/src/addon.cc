@@ -5,6 +5,9 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sluice::InitTap(env, exports);
   sluice::InitWaiter(env, exports);
+#if SLUICE_HAVE_LIBBPF
+  sluice::InitXdp(env, exports);
+#endif
 #ifdef SLUICE_HAVE_DPDK
   sluice::InitDpdk(env, exports);
   constexpr bool kDpdk = true;
@@ -17,6 +20,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   features.Set("fdWaiter", Napi::Boolean::New(env, true));
   features.Set("dpdk", Napi::Boolean::New(env, kDpdk));
   features.Set("libdpdkAtBuild", Napi::Boolean::New(env, SLUICE_HAVE_LIBDPDK == 1));
+  // The XDP loader (src/xdp.cc) is compiled in when libbpf was found by pkg-config at build time.
+  features.Set("xdp", Napi::Boolean::New(env, SLUICE_HAVE_LIBBPF == 1));
   exports.Set("features", features);
   return exports;
 }

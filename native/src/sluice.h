@@ -14,6 +14,7 @@ namespace sluice {
 constexpr const char* kErrTapOpen = "SLUICE_TAP_OPEN";
 constexpr const char* kErrTapIo = "SLUICE_TAP_IO";
 constexpr const char* kErrPortConfig = "SLUICE_PORT_CONFIG";
+constexpr const char* kErrXdp = "SLUICE_XDP";
 
 // Sets a pending JS Error { code, errno, errnoName, syscall } whose message reads
 // "<syscall>: <strerror> (<ERRNAME>)", e.g. "TUNSETIFF: Operation not permitted (EPERM)".
@@ -33,6 +34,9 @@ bool ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t
 
 void InitTap(Napi::Env env, Napi::Object exports);
 void InitWaiter(Napi::Env env, Napi::Object exports);
+#if SLUICE_HAVE_LIBBPF
+void InitXdp(Napi::Env env, Napi::Object exports);
+#endif
 #ifdef SLUICE_HAVE_DPDK
 void InitDpdk(Napi::Env env, Napi::Object exports);
 #endif

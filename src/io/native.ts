@@ -30,6 +30,27 @@ export interface NativeFeatures {
   dpdk: boolean;
   /** Whether `pkg-config --exists libdpdk` held when the addon was built. */
   libdpdkAtBuild: boolean;
+  /** Whether the XDP loader was compiled in (libbpf found by pkg-config at build time). */
+  xdp?: boolean;
+}
+
+/** What xdpAttach returns (native/src/xdp.cc). */
+export interface XdpAttachResult {
+  handle: number;
+  progId: number;
+  ifindex: number;
+  /** The mode the kernel reports: 'native' (driver), 'generic' (skb) or 'offload'. */
+  mode: string;
+  pinDir: string;
+}
+
+/** The XDP loader's functions, present when features.xdp (see src/io/xdp.ts for the meaning). */
+export interface NativeXdp {
+  xdpAttach(ifname: string, objPath: string, mode: string, bpffsRoot: string): XdpAttachResult;
+  xdpSetRules(handle: number, deny: Uint32Array, allow: Uint32Array, synIntervalNs: number, synToleranceNs: number, dst: number, resetSlots: Uint32Array): void;
+  xdpCounters(handle: number, out: Float64Array, slots: number): number;
+  xdpDetach(handle: number): void;
+  xdpLimits: { maxRules: number; slots: number };
 }
 
 /**
@@ -45,6 +66,11 @@ export interface NativeAddon {
   tapClose(fd: number): void;
   FdWaiter: new (fd: number, callback: (status: number) => void) => FdWaiter;
   features: NativeFeatures;
+}
+
+/** The addon's XDP loader, or null when this build has none (no libbpf at build time). */
+export function nativeXdp(addon: NativeAddon): NativeXdp | null {
+  return addon.features.xdp === true ? (addon as unknown as NativeXdp) : null;
 }
 
 const ADDON_RELATIVE = join('native', 'build', 'Release', 'sluice_native.node');
@@ -103,7 +129,7 @@ export function nativeAvailable(): { ok: true; addon: NativeAddon } | { ok: fals
   }
 }
 
-const NATIVE_CODES = new Set<string>(['SLUICE_TAP_OPEN', 'SLUICE_TAP_IO', 'SLUICE_PORT_CONFIG', 'SLUICE_NATIVE_MISSING']);
+const NATIVE_CODES = new Set<string>(['SLUICE_TAP_OPEN', 'SLUICE_TAP_IO', 'SLUICE_PORT_CONFIG', 'SLUICE_NATIVE_MISSING', 'SLUICE_XDP']);
 
 interface NativeErrorShape {
   code?: unknown;
