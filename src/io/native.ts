@@ -53,6 +53,82 @@ export interface NativeXdp {
   xdpLimits: { maxRules: number; slots: number };
 }
 
+export interface DpdkEalInfo {
+  lcores: number;
+  mainLcore: number;
+  /** Ethernet ports the EAL probed (from --vdev and the PCI allow list). */
+  ports: number;
+  /** rte_version(), e.g. "DPDK 22.11.11". */
+  version: string;
+}
+
+export interface DpdkPortOpenOptions {
+  /** A vdev devargs string ("net_af_packet0,iface=veth0"), or the name of a port given with --vdev or a PCI address. */
+  device: string;
+  rxQueueSize?: number;
+  txQueueSize?: number;
+  /** mbufs in the port's pool; at least rx + tx ring + 64 + mempoolCache. */
+  mempoolSize?: number;
+  mempoolCache?: number;
+  mtu?: number;
+  promiscuous?: boolean;
+}
+
+export interface DpdkOffloads {
+  ipv4Checksum: boolean;
+  tcpChecksum: boolean;
+  udpChecksum: boolean;
+}
+
+export interface DpdkPortInfo {
+  portId: number;
+  name: string;
+  driver: string;
+  mac: Uint8Array;
+  mtu: number;
+  socketId: number;
+  rxDescriptors: number;
+  txDescriptors: number;
+  link: { up: boolean; speedMbps: number; fullDuplex: boolean };
+  capabilities: {
+    rx: DpdkOffloads & { scatter: boolean };
+    tx: DpdkOffloads & { tcpSegmentation: boolean; multiSegment: boolean };
+  };
+  mempool: { size: number; dataRoom: number; cache: number };
+}
+
+export interface DpdkPortStats {
+  ipackets: number;
+  opackets: number;
+  ibytes: number;
+  obytes: number;
+  imissed: number;
+  ierrors: number;
+  oerrors: number;
+  rxNombuf: number;
+  /** Frames longer than the rx slot, dropped by the port. */
+  rxTooBig: number;
+  /** Frames of length 0 or longer than one mbuf, dropped on tx. */
+  txTooBig: number;
+  /** tx bursts cut short by an empty mbuf pool. */
+  txNoMbuf: number;
+  mempoolAvailable: number;
+  /** The PMD's extended statistics by name (rte_eth_xstats_get). */
+  xstats: Record<string, number>;
+}
+
+/** Present when the addon was built with libdpdk (features.dpdk). */
+export interface DpdkAddon {
+  dpdkInit(args: string[]): DpdkEalInfo;
+  dpdkPortOpen(options: DpdkPortOpenOptions): DpdkPortInfo;
+  dpdkRxBurst(portId: number, data: Uint8Array, lengths: Uint32Array, slotSize: number, capacity: number, stats?: Uint32Array): number;
+  dpdkTxBurst(portId: number, data: Uint8Array, lengths: Uint32Array, count: number, slotSize: number, stats?: Uint32Array): number;
+  dpdkPortStats(portId: number): DpdkPortStats;
+  dpdkPortClose(portId: number): void;
+  dpdkCleanup(): void;
+  dpdkState(): { state: 'none' | 'ready' | 'failed' | 'cleaned'; args: string[] };
+}
+
 /**
  * The raw addon surface (native/src/*.cc). Bursts: frame i lives at data[i * slotSize, ...) with
  * its length in lengths[i]. `stats`, when given (Uint32Array(2)), receives [frames dropped by this
@@ -66,6 +142,11 @@ export interface NativeAddon {
   tapClose(fd: number): void;
   FdWaiter: new (fd: number, callback: (status: number) => void) => FdWaiter;
   features: NativeFeatures;
+}
+
+/** The addon's DPDK functions, or undefined when it was built without libdpdk. */
+export function dpdkAddon(addon: NativeAddon): DpdkAddon | undefined {
+  return addon.features.dpdk ? (addon as unknown as DpdkAddon) : undefined;
 }
 
 /** The addon's XDP loader, or null when this build has none (no libbpf at build time). */
@@ -136,6 +217,8 @@ interface NativeErrorShape {
   errno?: unknown;
   errnoName?: unknown;
   syscall?: unknown;
+  /** DPDK errors: the rte_* function that failed. */
+  function?: unknown;
   message?: unknown;
 }
 
@@ -152,5 +235,6 @@ export function toSluiceError(e: unknown, fallback: ErrorCode, context: string):
   if (typeof n.errno === 'number') detail.errno = n.errno;
   if (typeof n.errnoName === 'string' && n.errnoName !== '') detail.errnoName = n.errnoName;
   if (typeof n.syscall === 'string') detail.syscall = n.syscall;
+  if (typeof n.function === 'string') detail.function = n.function;
   return new SluiceError(code, context ? `${context}: ${message}` : message, detail, { cause: e });
 }

@@ -1,0 +1,128 @@
+// The DPDK side of test/io/dpdk.test.ts, run as its own process (node --import=tsx): the EAL
+// starts once per process, so each scenario gets a fresh one. Prints progress and results as one
+// JSON object per line on stdout; the test asserts on them. DPDK's own log goes to stderr.
+//
+//   dpdk-child.ts <scenario> <json options>
+//   scenarios: answer (ARP + ICMP responder on a veth), errors (EAL/port/mempool failures)
+
+import { createFrameBatch, type FrameBatch } from '../../src/io/port.js';
+import { cleanupDpdk, DpdkPort, initDpdk } from '../../src/io/dpdk.js';
+import { loadNative, dpdkAddon } from '../../src/io/native.js';
+import { SluiceError } from '../../src/errors.js';
+import { arpFrame, inetChecksum, ipBytes, summarize } from './frames.js';
+
+interface Options {
+  eal: string[];
+  device: string;
+  stackIp: string;
+  kernelIp: string;
+  echoes: number;
+  timeoutMs: number;
+}
+
+function emit(o: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+}
+
+function caught(f: () => unknown): Record<string, unknown> {
+  try {
+    f();
+    return { ok: true };
+  } catch (e) {
+    if (e instanceof SluiceError) return { ok: false, code: e.code, message: e.message, detail: e.detail };
+    return { ok: false, code: 'not-a-SluiceError', message: String(e) };
+  }
+}
+
+function send(port: DpdkPort, tx: FrameBatch, f: Uint8Array): number {
+  tx.data.set(f, 0);
+  tx.lengths[0] = f.length;
+  return port.txBurst(tx, 1);
+}
+
+/** Echo reply from a request in place: swap MACs and IPs, type 0, checksum again. */
+function echoReply(b: Uint8Array, off: number, len: number): Uint8Array {
+  const f = b.slice(off, off + len);
+  const mac = f.slice(0, 6);
+  f.copyWithin(0, 6, 12);
+  f.set(mac, 6);
+  const ip = f.slice(26, 30);
+  f.copyWithin(26, 30, 34);
+  f.set(ip, 30);
+  const ihl = (f[14]! & 0x0f) * 4;
+  const icmp = 14 + ihl;
+  const total = (f[16]! << 8) | f[17]!;
+  f[icmp] = 0;
+  f[icmp + 2] = 0;
+  f[icmp + 3] = 0;
+  const ck = inetChecksum(f, icmp, total - ihl);
+  f[icmp + 2] = ck >> 8;
+  f[icmp + 3] = ck & 0xff;
+  return f;
+}
+
+async function answer(o: Options): Promise<void> {
+  const port = DpdkPort.open({ eal: o.eal, device: o.device, mempoolSize: 2303, rxQueueSize: 1024, txQueueSize: 1024 });
+  emit({ ready: true, mac: port.macString, name: port.name, mtu: port.mtu, waitFd: port.waitFd, backend: port.backend, info: { ...port.info, mac: port.macString } });
+  const rx = createFrameBatch(32, port.frameMax);
+  const tx = createFrameBatch(4, port.frameMax);
+  const seen: { arp?: number; icmpType?: number; len: number }[] = [];
+  let arpReplies = 0;
+  let echoReplies = 0;
+  let rxBytes = 0;
+  const end = Date.now() + o.timeoutMs;
+  while (Date.now() < end && echoReplies < o.echoes) {
+    const n = port.rxBurst(rx);
+    for (let i = 0; i < n; i++) {
+      const off = i * rx.slotSize;
+      const len = rx.lengths[i]!;
+      rxBytes += len;
+      const s = summarize(rx.data, off, len);
+      seen.push({ ...(s.arp ? { arp: s.arp.op } : {}), ...(s.ip?.icmpType !== undefined ? { icmpType: s.ip.icmpType } : {}), len });
+      if (s.arp?.op === 1 && s.arp.targetIp === o.stackIp) {
+        const kmac = rx.data.slice(off + 6, off + 12);
+        arpReplies += send(port, tx, arpFrame(2, port.mac, ipBytes(o.stackIp), kmac, ipBytes(o.kernelIp), kmac));
+      } else if (s.ip?.proto === 1 && s.ip.icmpType === 8 && s.dst === port.macString) {
+        echoReplies += send(port, tx, echoReply(rx.data, off, len));
+      }
+    }
+    // Poll-only port: a short sleep between empty polls keeps this test off the CPU.
+    if (n === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  const stats = port.deviceStats();
+  emit({ done: true, arpReplies, echoReplies, seen, rxBytes, counters: port.counters(), stats });
+  port.close();
+  emit({ closedPortRx: caught(() => port.rxBurst(rx)) });
+  cleanupDpdk();
+  emit({ cleaned: dpdkAddon(loadNative())!.dpdkState().state });
+}
+
+function errors(o: Options): void {
+  emit({ badEal: caught(() => initDpdk(['--this-is-not-an-eal-option'])) });
+  // Argument errors leave the EAL startable: the same process then starts it properly.
+  emit({ goodEal: caught(() => initDpdk(o.eal)) });
+  emit({ otherEal: caught(() => initDpdk([...o.eal, '--no-shconf'])) });
+  emit({ missingIface: caught(() => DpdkPort.open({ eal: o.eal, device: 'net_af_packet0,iface=sluice-t-absent' })) });
+  emit({ smallPool: caught(() => DpdkPort.open({ eal: o.eal, device: o.device, mempoolSize: 100 })) });
+  emit({ hugePool: caught(() => DpdkPort.open({ eal: o.eal, device: o.device, mempoolSize: 4_000_000, rxQueueSize: 512, txQueueSize: 512 })) });
+  emit({ badMtu: caught(() => DpdkPort.open({ eal: o.eal, device: o.device, mtu: 20 })) });
+  // After every failure above, the same device opens: nothing was left half set up.
+  let port: DpdkPort | undefined;
+  emit({ reopen: caught(() => (port = DpdkPort.open({ eal: o.eal, device: o.device }))) });
+  emit({ secondOpen: caught(() => DpdkPort.open({ eal: o.eal, device: o.device })) });
+  port?.close();
+  emit({ reopenAfterClose: caught(() => DpdkPort.open({ eal: o.eal, device: o.device }).close()) });
+  cleanupDpdk();
+  emit({ afterCleanup: caught(() => initDpdk(o.eal)) });
+}
+
+const [scenario, json] = process.argv.slice(2);
+const opts = JSON.parse(json ?? '{}') as Options;
+try {
+  if (scenario === 'answer') await answer(opts);
+  else if (scenario === 'errors') errors(opts);
+  else throw new Error(`unknown scenario ${scenario}`);
+} catch (e) {
+  emit({ fatal: e instanceof SluiceError ? { code: e.code, message: e.message, detail: e.detail } : String(e) });
+  process.exitCode = 1;
+}

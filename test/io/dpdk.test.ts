@@ -1,0 +1,204 @@
+// DpdkPort (net_af_packet on a veth whose peer sits in a namespace the test creates) against the
+// kernel's own ARP and ICMP, and the typed error paths. The EAL starts once per process, so the
+// DPDK side of each test runs in its own child process (test/io/dpdk-child.ts).
+
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { dpdkSkip as skip, ealArgs, KERNEL_IP, linkExists, namespaceExists, sh, STACK_IP, vethInNamespace } from './veth.js';
+
+const CHILD = join(import.meta.dirname, 'dpdk-child.ts');
+
+interface Child {
+  lines: Record<string, unknown>[];
+  next(key: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+function startChild(t: { teardown(fn: () => void): void }, scenario: string, opts: Record<string, unknown>): Child {
+  const p = spawn(process.execPath, ['--import=tsx', CHILD, scenario, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  });
+  let err = '';
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { key: string; resolve: (l: Record<string, unknown>) => void }[] = [];
+  createInterface({ input: p.stdout }).on('line', (line) => {
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return; // not ours
+    }
+    lines.push(o);
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (waiters[i]!.key in o) waiters.splice(i, 1)[0]!.resolve(o);
+    }
+  });
+  const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+  return {
+    lines,
+    exited,
+    stderr: () => err,
+    next(key, timeoutMs = 20_000) {
+      const seen = lines.find((l) => key in l);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no '${key}' from the child; stderr: ${err.slice(-2000)}; lines: ${JSON.stringify(lines).slice(-2000)}`)), timeoutMs);
+        waiters.push({ key, resolve: (l) => { clearTimeout(timer); resolve(l); } });
+        void exited.then((c) => {
+          clearTimeout(timer);
+          const l = lines.find((x) => key in x);
+          if (l) resolve(l);
+          else reject(new Error(`child exited (${c}) without '${key}'; stderr: ${err.slice(-2000)}; lines: ${JSON.stringify(lines).slice(-2000)}`));
+        });
+      });
+    },
+  };
+}
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+// ping(8) may be absent (iputils-ping is not among the test deps): three ICMP echo requests with
+// 600-byte payloads over a raw socket, each waiting up to 2 s for its reply; prints ping's summary.
+const PING = `
+import os, socket, struct, sys, time
+dst = sys.argv[1]
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(2)
+ident, got = os.getpid() & 0xffff, 0
+for seq in range(1, 4):
+    body = bytes((i * 7) & 0xff for i in range(600))
+    hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
+    s.sendto(struct.pack('!BBHHH', 8, 0, csum(hdr + body), ident, seq) + body, (dst, 0))
+    end = time.time() + 2
+    while time.time() < end:
+        try: pkt, _ = s.recvfrom(2048)
+        except socket.timeout: break
+        icmp = pkt[(pkt[0] & 15) * 4:]
+        if icmp[0] == 0 and struct.unpack('!HH', icmp[4:8]) == (ident, seq) and icmp[8:] == body:
+            got += 1
+            break
+    time.sleep(0.2)
+print('3 packets transmitted, %d received' % got)
+sys.exit(0 if got == 3 else 1)
+`;
+
+t.test('net_af_packet: the namespace ARPs and pings us; hand-built replies go out; its neighbour table learns our MAC', { skip }, async (t) => {
+  const v = vethInNamespace(t);
+  const eal = ealArgs(t);
+  const child = startChild(t, 'answer', { eal, device: `net_af_packet0,iface=${v.host}`, stackIp: STACK_IP, kernelIp: KERNEL_IP, echoes: 3, timeoutMs: 15_000 });
+  const ready = await child.next('ready');
+  const hostMac = sh('cat', [`/sys/class/net/${v.host}/address`]).trim();
+  t.equal(ready.mac, hostMac, 'the port MAC is the veth host end (af_packet uses the interface MAC)');
+  t.equal(ready.name, 'net_af_packet0');
+  t.equal(ready.backend, 'dpdk');
+  t.equal(ready.waitFd, -1, 'poll-only');
+  t.equal(ready.mtu, 1500);
+  const info = ready.info as { driver: string; link: { up: boolean }; mempool: { size: number } };
+  t.equal(info.driver, 'net_af_packet');
+  t.equal(info.link.up, true, 'link up (the veth is up)');
+  t.equal(info.mempool.size, 2303);
+
+  const ping = await run('ip', ['netns', 'exec', v.ns, 'python3', '-c', PING, STACK_IP], 20_000);
+  t.equal(ping.code, 0, `ping from the namespace through DPDK answered: ${ping.out.trim().split('\n').slice(-2).join(' / ')}`);
+  t.match(ping.out, /3 packets transmitted, 3 received/);
+  const done = await child.next('done');
+  t.ok((done.arpReplies as number) >= 1, 'answered the kernel ARP request');
+  t.equal(done.echoReplies, 3, 'answered three echo requests');
+  const seen = done.seen as { arp?: number; icmpType?: number; len: number }[];
+  t.ok(seen.some((s) => s.arp === 1), 'rx saw the ARP request');
+  t.equal(seen.filter((s) => s.icmpType === 8 && s.len === 14 + 20 + 8 + 600).length, 3, 'rx saw three 642-byte echo requests, whole');
+
+  const neigh = sh('ip', ['-n', v.ns, 'neigh', 'show', STACK_IP, 'dev', v.peer]);
+  t.match(neigh, new RegExp(`lladdr ${hostMac} `), `namespace neighbour table: ${neigh.trim()}`);
+
+  const c = done.counters as Record<string, number>;
+  t.equal(c.rxFrames, seen.length, 'rx frames counted once each');
+  t.equal(c.rxBytes, done.rxBytes);
+  t.equal(c.txFrames, (done.arpReplies as number) + 3);
+  t.equal(c.txDropped, 0);
+  const s = done.stats as { ipackets: number; opackets: number; xstats: Record<string, number> };
+  t.equal(s.ipackets, c.rxFrames, "the device's ipackets match the port's rx count");
+  t.equal(s.opackets, c.txFrames);
+  t.equal(s.xstats.rx_good_packets, s.ipackets, 'xstats come through by name');
+  t.same((await child.next('closedPortRx')).closedPortRx, { ok: false, code: 'SLUICE_DPDK_PORT', message: 'dpdk net_af_packet0: rxBurst on a closed port', detail: { op: 'rxBurst' } });
+  t.equal((await child.next('cleaned')).cleaned, 'cleaned');
+  t.equal(await child.exited, 0, 'the child exits cleanly after rte_eal_cleanup');
+  t.notOk(existsSync(`/var/run/dpdk/${eal[eal.indexOf('--file-prefix') + 1]}`), 'cleanup removed the EAL runtime directory');
+});
+
+t.test('errors are typed and leave nothing behind: bad EAL args, missing interface, mempool too small or too big, bad MTU', { skip }, async (t) => {
+  const v = vethInNamespace(t);
+  const eal = ealArgs(t);
+  const device = `net_af_packet0,iface=${v.host}`;
+  const child = startChild(t, 'errors', { eal, device });
+  type R = { ok: boolean; code?: string; message?: string; detail?: Record<string, unknown> };
+  const get = async (k: string): Promise<R> => (await child.next(k))[k] as R;
+
+  const bad = await get('badEal');
+  t.equal(bad.code, 'SLUICE_DPDK_EAL');
+  t.equal(bad.message, 'dpdk EAL [--this-is-not-an-eal-option]: rte_eal_init: Invalid argument (EINVAL)');
+  t.same(bad.detail, { errno: 22, errnoName: 'EINVAL', syscall: 'rte_eal_init', function: 'rte_eal_init' });
+  t.same(await get('goodEal'), { ok: true }, 'after an argument error the EAL still starts');
+  const other = await get('otherEal');
+  t.equal(other.code, 'SLUICE_DPDK_EAL');
+  t.match(other.message, /already initialised in this process with other arguments .*it starts once per process/);
+
+  const missing = await get('missingIface');
+  t.equal(missing.code, 'SLUICE_DPDK_PORT');
+  t.match(missing.message, /^dpdk port 'net_af_packet0,iface=sluice-t-absent': rte_dev_probe\('net_af_packet0,iface=sluice-t-absent'\): /);
+  t.equal(missing.detail?.function, 'rte_dev_probe');
+  t.type(missing.detail?.errno, 'number');
+
+  const small = await get('smallPool');
+  t.equal(small.code, 'SLUICE_DPDK_MEMPOOL');
+  t.match(small.message, /option 'mempoolSize' 100 is too small: rx ring 1024 \+ tx ring 1024 \+ one burst 64 \+ cache 64 need at least 2176 mbufs/);
+  const huge = await get('hugePool');
+  t.equal(huge.code, 'SLUICE_DPDK_MEMPOOL', `a pool larger than EAL memory (-m 256): ${huge.message}`);
+  t.match(huge.message, /rte_pktmbuf_pool_create\(sluice_p\d+, 4000000 mbufs of \d+ bytes\): /);
+  t.equal(huge.detail?.errnoName, 'ENOMEM');
+  const mtu = await get('badMtu');
+  t.equal(mtu.code, 'SLUICE_PORT_CONFIG');
+
+  t.same(await get('reopen'), { ok: true }, 'the device opens after all those failures');
+  const second = await get('secondOpen');
+  t.equal(second.code, 'SLUICE_DPDK_PORT');
+  t.match(second.message, /is already open/);
+  t.same(await get('reopenAfterClose'), { ok: true }, 'close releases the hot-plugged device: it can be probed again');
+  const after = await get('afterCleanup');
+  t.equal(after.code, 'SLUICE_DPDK_EAL');
+  t.match(after.message, /cleaned up and cannot start again/);
+  t.equal(await child.exited, 0, 'no crash: the child exits normally');
+  t.ok(linkExists(v.host), 'the veth is still there (DPDK never deletes the interface)');
+  t.ok(namespaceExists(v.ns));
+});
+
+t.test('teardown removed every namespace and veth this file created', { skip }, async (t) => {
+  // Runs after the tests above (tap runs subtests in order); their teardowns have run.
+  const left = sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith(`sluice-t-${process.pid}-`));
+  t.same(left, [], 'no namespace left');
+  const links = sh('ip', ['-o', 'link', 'show']).split('\n').filter((l) => l.includes(`sluice-t${process.pid.toString(36)}`));
+  t.same(links, [], 'no veth left');
+});
