@@ -722,6 +722,8 @@ void InitDpdk(Napi::Env env, Napi::Object exports) {
   exports.Set("dpdkPortClose", Napi::Function::New(env, DpdkPortClose, "dpdkPortClose"));
   exports.Set("dpdkCleanup", Napi::Function::New(env, DpdkCleanup, "dpdkCleanup"));
   exports.Set("dpdkState", Napi::Function::New(env, DpdkState, "dpdkState"));
+  // The DPDK this addon was built against and runs with (no EAL needed), for `sluice doctor`.
+  exports.Set("dpdkVersion", Napi::String::New(env, rte_version()));
 }
 
 

@@ -104,27 +104,63 @@ function pkgConfigDpdk(): { ok: boolean; detail: string } {
   }
 }
 
+const CAP_NET_RAW = 13;
+
+/** Whether the effective capability set holds `bit` (/proc/self/status CapEff). */
+function hasCap(bit: number): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-fA-F]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(bit)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+function hugepages(): string {
+  try {
+    const m = /^HugePages_Total:\s*(\d+)$/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    const n = m ? Number(m[1]) : 0;
+    return n > 0 ? `${n} hugepages reserved` : "no hugepages reserved: run the EAL with --no-huge (virtual devices) or reserve them for real NICs (docs/dpdk.md)";
+  } catch {
+    return 'cannot read /proc/meminfo';
+  }
+}
+
 function dpdkStatus(): BackendStatus {
   const checks: BackendCheck[] = [];
+  const fixes: string[] = [];
   const pc = pkgConfigDpdk();
-  checks.push(check('libdpdk', pc.ok, pc.detail));
   const native = nativeAvailable();
   const built = native.ok && native.addon.features.dpdk;
-  checks.push(
-    check(
-      'addon dpdk port',
-      built,
-      native.ok
-        ? built
-          ? 'the addon was built with the dpdk port'
-          : 'the dpdk port is not built into this addon yet: native/ has no DPDK source, so this build cannot drive DPDK devices whatever libdpdk provides'
-        : native.error.message,
-    ),
-  );
+  if (built) {
+    const version = (native.addon as unknown as { dpdkVersion?: string }).dpdkVersion ?? 'DPDK';
+    checks.push(check('addon dpdk port', true, `the addon was built with the dpdk port (${version})`));
+    // Only informational once the addon is built: it links libdpdk's shared libraries directly.
+    checks.push(check('libdpdk', true, pc.detail));
+  } else {
+    checks.push(check('libdpdk', pc.ok, pc.detail));
+    checks.push(
+      check(
+        'addon dpdk port',
+        false,
+        native.ok
+          ? pc.ok
+            ? 'the addon was built without its dpdk port (libdpdk was installed after the build)'
+            : 'the addon was built without its dpdk port (pkg-config found no libdpdk at build time)'
+          : native.error.message,
+      ),
+    );
+    if (!pc.ok) fixes.push('install libdpdk-dev and pkg-config (apt-get install libdpdk-dev pkg-config)');
+    fixes.push(`rebuild the addon: ${BUILD_COMMAND}`);
+  }
+  // net_af_packet and net_af_xdp open raw/XDP sockets; net_tap and link control need CAP_NET_ADMIN;
+  // real NICs need /dev/vfio and hugepages, which in practice means root.
+  const raw = hasCap(CAP_NET_RAW);
+  const admin = hasCapNetAdmin().ok;
+  checks.push(check('privileges', raw && admin, raw && admin ? 'CAP_NET_RAW and CAP_NET_ADMIN are in the effective set' : `missing ${[raw ? '' : 'CAP_NET_RAW', admin ? '' : 'CAP_NET_ADMIN'].filter(Boolean).join(' and ')}`));
+  if (!(raw && admin)) fixes.push('run as root, or grant CAP_NET_RAW and CAP_NET_ADMIN (AmbientCapabilities= in the systemd unit)');
   const available = checks.every((c) => c.ok);
-  const fixes: string[] = [];
-  if (!pc.ok) fixes.push('install libdpdk-dev and pkg-config (apt-get install libdpdk-dev pkg-config)');
-  if (!built) fixes.push('use the tap backend on this build; the dpdk port needs native/ to gain its DPDK source, then a rebuild with ' + BUILD_COMMAND);
+  checks.push(check('hugepages', true, hugepages()));
   return {
     backend: 'dpdk',
     available,

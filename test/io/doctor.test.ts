@@ -1,6 +1,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { checkBackends, hasCapNetAdmin, type BackendStatus } from '../../src/io/doctor.js';
+import { loadNative } from '../../src/io/native.js';
 
 const byName = (list: BackendStatus[], name: string): BackendStatus => list.find((s) => s.backend === name)!;
 const isRoot = process.getuid?.() === 0;
@@ -28,18 +29,27 @@ t.test('tap is available as root with /dev/net/tun and the addon built', { skip:
   );
 });
 
-t.test('dpdk states the pkg-config result and that the addon has no dpdk port yet', async (t) => {
+t.test('dpdk: available when the addon has its dpdk port and privileges suffice; otherwise the missing piece and its fix', async (t) => {
+  const built = loadNative().features.dpdk;
   const dpdk = byName(checkBackends(), 'dpdk');
-  t.equal(dpdk.available, false);
   t.match(dpdk.reason, /pkg-config --exists libdpdk: (yes \(libdpdk [\d.]+\)|no)/);
-  t.match(dpdk.reason, /the dpdk port is not built into this addon yet/);
-  t.notMatch(dpdk.reason, /later release/);
+  t.same(dpdk.checks.map((c) => c.name), built ? ['addon dpdk port', 'libdpdk', 'privileges', 'hugepages'] : ['libdpdk', 'addon dpdk port', 'privileges', 'hugepages']);
+  if (built) {
+    t.match(dpdk.reason, /the addon was built with the dpdk port \(DPDK \d+\.\d+/);
+    t.equal(dpdk.available, isRoot, isRoot ? 'root: available' : 'unprivileged: not available');
+    if (isRoot) t.equal(dpdk.fix, '');
+  } else {
+    t.equal(dpdk.available, false);
+    t.match(dpdk.reason, /the addon was built without its dpdk port/);
+    t.match(dpdk.fix, /rebuild the addon: bash native\/build.sh/);
+  }
   const saved = process.env.PKG_CONFIG_LIBDIR;
   process.env.PKG_CONFIG_LIBDIR = '/nonexistent';
   try {
     const absent = byName(checkBackends(), 'dpdk');
     t.match(absent.reason, /pkg-config --exists libdpdk: no \(libdpdk-dev is not installed\)/);
-    t.match(absent.fix, /apt-get install libdpdk-dev pkg-config/);
+    if (built) t.equal(absent.available, dpdk.available, 'a built addon links libdpdk itself: pkg-config is informational');
+    else t.match(absent.fix, /apt-get install libdpdk-dev pkg-config/);
   } finally {
     if (saved === undefined) delete process.env.PKG_CONFIG_LIBDIR;
     else process.env.PKG_CONFIG_LIBDIR = saved;
