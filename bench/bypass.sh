@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# bench/bypass.sh: the same Sluice process and config over its two data paths, kernel TCP versus
+# its own TCP/IP stack over TAP (transport: tap), driven by the same wrk from the same namespace.
+#
+# NEEDS ROOT: it creates two network namespaces, a veth pair and a TAP device (198.18.0.0/15
+# addresses only), and removes them on exit, Ctrl-C or SIGTERM. Host interfaces are never touched.
+#
+# The setup (chosen so that only the server's data path differs):
+#
+#     namespace sluice-bs-<pid> (Sluice, core 0)         namespace sluice-bc-<pid> (wrk, core 1)
+#     +----------------------------------------+         +------------------------------------+
+#     | kernel listener 198.18.1.2:443 on veth |--veth---| 198.18.1.1  (client kernel TCP)    |
+#     | tap listener 198.18.0.2:443: Sluice's  |         |                                    |
+#     |   own TCP on the TAP fd ---------------|--TAP----| 198.18.0.1  (the TAP's kernel side)|
+#     +----------------------------------------+         +------------------------------------+
+#
+#   One Sluice process serves both listeners with the same routes, TLS 1.3 only, the same ECDSA
+#   P-256 certificate. The TAP device is created in Sluice's namespace, Sluice attaches to it, and
+#   then its interface is moved to the client namespace (the fd keeps working), so on both paths
+#   the client is the kernel's TCP in the client namespace, one virtual link away. What differs
+#   is the server side: on the kernel path the server's TCP is the kernel's (and the veth hands
+#   received packets to it largely in the SENDER's softirq context, i.e. on wrk's core), on the
+#   bypass path it is Sluice's TypeScript TCP on core 0, fed by read()/write() on the TAP fd. So
+#   besides req/s the script prints Sluice's own CPU seconds per run (utime+stime of the process)
+#   and requests per Sluice CPU-second: the kernel path's figure flatters it by the TCP work done
+#   outside the process.
+#
+# Measures, each path, ROUNDS rounds interleaved (kernel, tap, kernel, tap, ...), medians reported:
+#   keep-alive: wrk -t1 -c50 -d$DURATION --latency https://IP/        (req/s, p99)
+#   new conns:  wrk -t1 -c50 -d$SHORT -H 'Connection: close' https://IP/  (connections/s; wrk
+#               resumes TLS sessions on reconnect, so these are resumed handshakes, see proxy.sh)
+#   bulk:       wrk -t1 -c4 -d$SHORT https://IP/bulk                  (1 MiB direct response; MB/s)
+#   idle memory: IDLE_CONNS TLS connections opened (one request each, then idle) by a node script
+#               in the client namespace; Sluice's RSS (/metrics process_resident_memory_bytes)
+#               before and after, per path, and the difference per connection.
+# With --profile (or when the tap path's keep-alive req/s is under PROFILE_BELOW of the kernel's)
+# Sluice is restarted under node --cpu-prof, the tap keep-alive load is run, and the top
+# self-time functions are printed.
+#
+# Usage:  bash bench/bypass.sh [--profile]
+# Tunables (environment): ROUNDS=3 DURATION=8s SHORT=5s IDLE_CONNS=2000 SLUICE_CORE=0 LOAD_CORE=1
+#                         PROFILE_BELOW=0.5 PROFILE_DURATION=10s
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8s}
+SHORT=${SHORT:-5s}
+IDLE_CONNS=${IDLE_CONNS:-2000}
+SLUICE_CORE=${SLUICE_CORE:-0}
+LOAD_CORE=${LOAD_CORE:-1}
+PROFILE_BELOW=${PROFILE_BELOW:-0.5}
+PROFILE_DURATION=${PROFILE_DURATION:-10s}
+WANT_PROFILE=0
+[ "${1:-}" = "--profile" ] && WANT_PROFILE=1
+
+if [ "$(id -u)" -ne 0 ]; then echo "bypass.sh: needs root (namespaces, veth, TAP)" >&2; exit 1; fi
+for tool in node ip wrk taskset openssl curl awk; do
+  command -v "$tool" >/dev/null || { echo "bypass.sh: '$tool' not found" >&2; exit 1; }
+done
+[ -f "$ROOT/dist/src/cli/main.js" ] && [ -f "$ROOT/native/build/Release/sluice_native.node" ] || { echo "bypass.sh: run npm run build first" >&2; exit 1; }
+
+NS_S="sluice-bs-$$"
+NS_C="sluice-bc-$$"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-bypass.XXXXXX")
+SLUICE_PID=""
+KERNEL_URL=https://198.18.1.2
+TAP_URL=https://198.18.0.2
+
+stop_sluice() {
+  [ -n "$SLUICE_PID" ] || return 0
+  kill -TERM "$SLUICE_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$SLUICE_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SLUICE_PID" 2>/dev/null || true
+  wait "$SLUICE_PID" 2>/dev/null || true
+  SLUICE_PID=""
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_sluice
+  ip netns del "$NS_C" 2>/dev/null || true
+  ip netns del "$NS_S" 2>/dev/null || true
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+in_s() { ip netns exec "$NS_S" "$@"; }
+in_c() { ip netns exec "$NS_C" "$@"; }
+load() { in_c taskset -c "$LOAD_CORE" "$@"; }
+
+echo "== bench/bypass.sh $(date -u +%FT%TZ)  $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   node $(node -v), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }')"
+echo "   sluice on core $SLUICE_CORE, wrk and clients on core $LOAD_CORE; rounds $ROUNDS; keep-alive $DURATION, others $SHORT; idle conns $IDLE_CONNS"
+
+# --- namespaces, veth, TAP ---------------------------------------------------------------------
+ip netns add "$NS_S"
+ip netns add "$NS_C"
+ip -n "$NS_S" link set lo up
+ip -n "$NS_C" link set lo up
+ip -n "$NS_S" link add vb-s type veth peer name vb-c netns "$NS_C"
+in_s sysctl -q -w net.ipv6.conf.vb-s.disable_ipv6=1
+in_c sysctl -q -w net.ipv6.conf.vb-c.disable_ipv6=1
+ip -n "$NS_S" addr add 198.18.1.2/24 dev vb-s
+ip -n "$NS_C" addr add 198.18.1.1/24 dev vb-c
+ip -n "$NS_S" link set vb-s up
+ip -n "$NS_C" link set vb-c up
+ip -n "$NS_S" tuntap add dev sbench0 mode tap
+
+# --- config: one process, both paths, same routes ----------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
+  -addext subjectAltName=DNS:bench.test -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+BULK=$(head -c 1048576 /dev/zero | tr '\0' 'x')
+TLS_BLOCK="    tls: { certificates: [{ cert: $WORK/cert.pem, key: $WORK/key.pem, default: true }], min_version: TLSv1.3, alpn: [http/1.1] }
+    http: { idle_timeout_ms: 600000, headers_timeout_ms: 600000 }"
+{
+  cat <<EOF
+listeners:
+  - name: kernel
+    address: 198.18.1.2
+    port: 443
+$TLS_BLOCK
+  - name: tap
+    address: 198.18.0.2
+    port: 443
+    transport: tap
+    tap: { device: sbench0, prefix_length: 24 }
+$TLS_BLOCK
+routes:
+  - { name: ok, match: { path: { exact: / } }, direct_response: { status: 200, body: "ok\\n" } }
+  - name: bulk
+    match: { path: { exact: /bulk } }
+    direct_response: { status: 200, body: "$BULK" }
+admin: { address: 127.0.0.1, port: 9901, socket: $WORK/admin.sock }
+logging: { level: info, access_log: false }
+EOF
+} >"$WORK/sluice.yaml"
+
+start_sluice() { # [node flags...]
+  : >"$WORK/sluice.log"
+  ip netns exec "$NS_S" taskset -c "$SLUICE_CORE" node "$@" "$ROOT/bin/sluice.js" serve --config "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>&1 &
+  SLUICE_PID=$!
+  for _ in $(seq 150); do
+    grep -q '"sluice ready"' "$WORK/sluice.log" && return 0
+    kill -0 "$SLUICE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bypass.sh: sluice did not start:" >&2; cat "$WORK/sluice.log" >&2; exit 1
+}
+move_tap() {
+  # Sluice holds the fd; the interface moves to the client namespace, then gets its address.
+  ip -n "$NS_S" link set sbench0 netns "$NS_C"
+  in_c sysctl -q -w net.ipv6.conf.sbench0.disable_ipv6=1
+  ip -n "$NS_C" addr add 198.18.0.1/24 dev sbench0
+  ip -n "$NS_C" link set sbench0 up
+}
+echo "== sluice: ip netns exec $NS_S taskset -c $SLUICE_CORE node bin/sluice.js serve --config sluice.yaml (listeners kernel 198.18.1.2:443, tap 198.18.0.2:443)"
+start_sluice
+move_tap
+for url in $KERNEL_URL $TAP_URL; do
+  in_c curl -sk --max-time 5 -o /dev/null -w "   check $url -> %{http_code}\n" "$url/" || { echo "bypass.sh: $url unreachable" >&2; exit 1; }
+done
+echo "   negotiated (both): $(in_c openssl s_client -connect 198.18.0.2:443 -brief </dev/null 2>&1 | grep -E 'Protocol|Ciphersuite|Peer sig' | tr '\n' ' ')"
+
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SLUICE_PID/stat"; }
+TICK=$(getconf CLK_TCK)
+
+# wrk output -> "reqs_per_s p99_ms transfer_MBps"
+parse_wrk() {
+  awk '
+    /Requests\/sec/ { rps = $2 }
+    /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); p = v / 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v); p = v } else if (v ~ /s$/) { sub(/s/, "", v); p = v * 1000 } }
+    /Transfer\/sec/ { v = $2; if (v ~ /GB/) { sub(/GB/, "", v); mb = v * 1024 } else if (v ~ /MB/) { sub(/MB/, "", v); mb = v } else if (v ~ /KB/) { sub(/KB/, "", v); mb = v / 1024 } else { mb = v / 1048576 } }
+    /Socket errors/ { err = err $0 }
+    /Non-2xx/ { err = err $0 }
+    END { printf "%s %s %s %s\n", rps + 0, (p == "" ? 0 : p), mb + 0, (err == "" ? "-" : "ERR") }'
+}
+
+declare -A RES
+run_case() { # name url wrk-args...
+  local name=$1 url=$2; shift 2
+  local t0 t1 out line
+  t0=$(cpu_ticks)
+  out=$(load wrk "$@" "$url")
+  t1=$(cpu_ticks)
+  line=$(echo "$out" | parse_wrk)
+  local cpu
+  cpu=$(awk -v a="$t0" -v b="$t1" -v k="$TICK" 'BEGIN { printf "%.2f", (b - a) / k }')
+  RES[$name]+="$line $cpu;"
+  echo "   $name: $(echo "$line" | awk '{ printf "%.0f req/s, p99 %.2f ms, %.1f MB/s", $1, $2, $3 }'), sluice cpu ${cpu}s $( [ "$(echo "$line" | awk '{print $4}')" = ERR ] && echo "  ERRORS: $(echo "$out" | grep -E 'Socket errors|Non-2xx' | tr '\n' ' ')")"
+}
+
+# --- idle connections ----------------------------------------------------------------------------
+cat >"$WORK/idle.mjs" <<'EOF'
+// Opens N TLS connections (50 at a time), one keep-alive request each, then holds them idle until
+// stdin closes. Prints "open <n> failed <m>" when all are up.
+import { connect } from 'node:tls';
+const [host, n] = [process.argv[2], Number(process.argv[3])];
+const socks = [];
+let failed = 0;
+function one() {
+  return new Promise((resolve) => {
+    const s = connect({ host, port: 443, servername: 'bench.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      s.write('GET / HTTP/1.1\r\nHost: bench.test\r\n\r\n');
+    });
+    const timer = setTimeout(() => { failed++; s.destroy(); resolve(); }, 20000);
+    s.once('data', () => { clearTimeout(timer); socks.push(s); resolve(); });
+    s.on('error', () => { clearTimeout(timer); failed++; resolve(); });
+  });
+}
+for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: Math.min(50, n - i) }, one));
+process.stdout.write(`open ${socks.length} failed ${failed}\n`);
+process.stdin.resume();
+process.stdin.on('end', () => { for (const s of socks) s.destroy(); setTimeout(() => process.exit(0), 200); });
+EOF
+rss() { curl -s --unix-socket "$WORK/admin.sock" http://x/metrics | awk '/^sluice_process_resident_memory_bytes / { print $2 }'; }
+rss_settled() { # median of 3 samples, 1 s apart
+  { rss; sleep 1; rss; sleep 1; rss; } | median
+}
+echo
+echo "== idle connections: ip netns exec $NS_C node idle.mjs IP $IDLE_CONNS (one request each, then idle)"
+idle_run() { # ip n outfile: opens n idle connections; stdin of the client on fd 7
+  exec 7> >(exec ip netns exec "$NS_C" taskset -c "$LOAD_CORE" node "$WORK/idle.mjs" "$1" "$2" >"$3" 2>&1)
+  for _ in $(seq 600); do grep -q '^open' "$3" 2>/dev/null && break; sleep 0.1; done
+}
+# Warm-up on both paths (TLS contexts, JIT, lazily allocated pools) so the first path measured
+# does not pay for start-up; measured on a process that has not run the load yet, whose heap has
+# not grown to its under-load size.
+for ip in 198.18.1.2 198.18.0.2; do idle_run $ip 100 "$WORK/idle-warm.out"; exec 7>&-; sleep 2; done
+for path in kernel tap; do
+  ip=198.18.1.2; [ $path = tap ] && ip=198.18.0.2
+  before=$(rss_settled)
+  idle_run $ip "$IDLE_CONNS" "$WORK/idle-$path.out"
+  opened=$(cat "$WORK/idle-$path.out")
+  sleep 1
+  after=$(rss_settled)
+  exec 7>&-   # closes the client's stdin: it closes its connections and exits
+  per=$(awk -v a="$before" -v b="$after" -v o="$(echo "$opened" | awk '{print $2}')" 'BEGIN { if (o > 0) printf "%.1f", (b - a) / o / 1024; else print "-" }')
+  echo "   $path: $opened; RSS $(awk -v v="$before" 'BEGIN { printf "%.1f", v / 1048576 }') MiB -> $(awk -v v="$after" 'BEGIN { printf "%.1f", v / 1048576 }') MiB = $per KiB per idle connection"
+  RES[idle-$path]=$per
+  sleep 3   # let the closes finish before the next path's baseline
+done
+echo "   ratio tap/kernel per idle connection: $(awk -v a="${RES[idle-kernel]}" -v b="${RES[idle-tap]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')"
+
+echo
+echo "== commands (URL is $KERNEL_URL for kernel, $TAP_URL for tap):"
+echo "   ip netns exec $NS_C taskset -c $LOAD_CORE wrk -t1 -c50 -d$DURATION --latency URL/"
+echo "   ip netns exec $NS_C taskset -c $LOAD_CORE wrk -t1 -c50 -d$SHORT --latency -H 'Connection: close' URL/"
+echo "   ip netns exec $NS_C taskset -c $LOAD_CORE wrk -t1 -c4 -d$SHORT URL/bulk"
+for path in kernel tap; do
+  url=$KERNEL_URL; [ $path = tap ] && url=$TAP_URL
+  load wrk -t1 -c50 -d2s "$url/" >/dev/null   # warm-up (JIT, ARP, pools)
+done
+for r in $(seq "$ROUNDS"); do
+  echo "-- round $r"
+  for path in kernel tap; do
+    url=$KERNEL_URL; [ $path = tap ] && url=$TAP_URL
+    run_case "$path-keepalive" "$url/" -t1 -c50 -d"$DURATION" --latency
+    run_case "$path-close" "$url/" -t1 -c50 -d"$SHORT" --latency -H 'Connection: close'
+    run_case "$path-bulk" "$url/bulk" -t1 -c4 -d"$SHORT"
+  done
+done
+
+field() { # name column -> median of that column over rounds
+  echo "${RES[$1]}" | tr ';' '\n' | awk -v c="$2" 'NF { print $c }' | median
+}
+echo
+echo "== medians of $ROUNDS rounds (ratio = tap / kernel)"
+printf '   %-34s %14s %14s %8s\n' "" kernel tap ratio
+row() { # label kernel tap
+  printf '   %-34s %14s %14s %8s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')"
+}
+for c in keepalive close bulk; do
+  k_rps=$(field kernel-$c 1); t_rps=$(field tap-$c 1)
+  k_cpu=$(field kernel-$c 5); t_cpu=$(field tap-$c 5)
+  case $c in
+    keepalive) row "keep-alive req/s" "$k_rps" "$t_rps"; row "keep-alive p99 ms" "$(field kernel-$c 2)" "$(field tap-$c 2)" ;;
+    close) row "new connections/s (Connection: close)" "$k_rps" "$t_rps"; row "new connections p99 ms" "$(field kernel-$c 2)" "$(field tap-$c 2)" ;;
+    bulk) row "bulk MB/s (1 MiB responses, -c4)" "$(field kernel-$c 3)" "$(field tap-$c 3)" ;;
+  esac
+  row "  $c: sluice CPU s per run" "$k_cpu" "$t_cpu"
+done
+errs=$(printf '%s' "${RES[*]}" | tr ';' '\n' | awk '$4 == "ERR"' | wc -l)
+echo "   runs with wrk socket errors or non-2xx: $errs"
+
+# --- profile -----------------------------------------------------------------------------------
+ratio=$(awk -v a="$(field kernel-keepalive 1)" -v b="$(field tap-keepalive 1)" 'BEGIN { if (a > 0) print b / a; else print 1 }')
+if [ "$WANT_PROFILE" = 1 ] || awk -v r="$ratio" -v lim="$PROFILE_BELOW" 'BEGIN { exit !(r < lim) }'; then
+  echo
+  echo "== profile: tap keep-alive load for $PROFILE_DURATION under node --cpu-prof"
+  stop_sluice
+  # The TAP interface is in the client namespace now; Sluice attaches by name in its own, so the
+  # device goes back first (its address is lost on the move and set again by move_tap).
+  ip -n "$NS_C" link set sbench0 netns "$NS_S"
+  mkdir -p "$ROOT/bench/out"
+  rm -f "$WORK"/*.cpuprofile
+  start_sluice --cpu-prof --cpu-prof-dir="$WORK"
+  move_tap
+  load wrk -t1 -c50 -d2s "$TAP_URL/" >/dev/null
+  T0=$(date +%s%3N)
+  load wrk -t1 -c50 -d"$PROFILE_DURATION" --latency "$TAP_URL/" | grep -E 'Requests/sec|99%' | sed 's/^/   /'
+  T1=$(date +%s%3N)
+  START_MS=$(grep -m1 -o '"time":"[^"]*"' "$WORK/sluice.log" | cut -d'"' -f4)
+  stop_sluice
+  prof=$(ls "$WORK"/*.cpuprofile | head -1)
+  cp "$prof" "$ROOT/bench/out/sluice-bypass-keepalive.cpuprofile"
+  from=$(( T0 - $(date -d "$START_MS" +%s%3N) ))
+  to=$(( T1 - $(date -d "$START_MS" +%s%3N) ))
+  echo "   node bench/cpuprofile-top.mjs bench/out/sluice-bypass-keepalive.cpuprofile 20 --window $from $to"
+  node "$ROOT/bench/cpuprofile-top.mjs" "$ROOT/bench/out/sluice-bypass-keepalive.cpuprofile" 20 --window "$from" "$to"
+fi
