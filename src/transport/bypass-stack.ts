@@ -7,6 +7,8 @@ import { PollLoop, type PollMetrics } from '../io/poll.js';
 import type { PacketPort } from '../io/port.js';
 import { NetStack, type NetstatView } from '../net/stack.js';
 import type { FilterRules } from '../net/filter.js';
+import { lowerToXdp } from '../net/filter-xdp.js';
+import { XdpFilter, type XdpCounters, type XdpMode } from '../io/xdp.js';
 import { TcpLayer } from '../net/tcp/layer.js';
 import type { TcpListener } from '../net/tcp/socket.js';
 import type { TcpSocket } from '../net/tcp/socket.js';
@@ -23,6 +25,27 @@ export interface BypassStackOptions {
   prefixLength: number;
   gateway?: string;
   filter: FilterRules;
+  /** Also run the filter in XDP on this interface (where client traffic enters). */
+  xdp?: BypassXdpOptions;
+}
+
+export interface BypassXdpOptions {
+  interface: string;
+  mode: XdpMode;
+}
+
+/** Where the XDP copy of the filter stands; the software filter runs in every case. */
+export interface BypassXdpStatus {
+  interface: string;
+  requestedMode: XdpMode;
+  attached: boolean;
+  /** Kernel program id, mode ('native' or 'generic') and pinned-map directory when attached. */
+  progId?: number;
+  mode?: string;
+  pinDir?: string;
+  /** Why it is not attached, or why the last rule update or counter read failed. */
+  error?: string;
+  counters?: XdpCounters;
 }
 
 export interface BypassNetstat {
@@ -31,6 +54,8 @@ export interface BypassNetstat {
   tcp: Omit<TcpCounters, 'states'> & { states: Record<string, number> };
   connections: (TcpConnectionInfo & { local: string; remote: string })[];
   poll: PollMetrics;
+  /** The XDP copy of the packet filter, when configured (null otherwise). */
+  xdp: BypassXdpStatus | null;
 }
 
 export class BypassStack {
@@ -40,6 +65,9 @@ export class BypassStack {
   readonly loop: PollLoop;
   private readonly listeners = new Set<TcpListener>();
   private stopped = false;
+  private xdp: XdpFilter | null = null;
+  private xdpOpts: BypassXdpOptions | null = null;
+  private xdpError: string | undefined;
 
   private constructor(readonly opts: BypassStackOptions, port: PacketPort) {
     this.port = port;
@@ -62,6 +90,7 @@ export class BypassStack {
   static openTap(opts: BypassStackOptions): BypassStack {
     const port = TapPort.open({ name: opts.device, mtu: opts.mtu });
     const s = new BypassStack(opts, port);
+    s.configureXdp(opts.xdp ?? null, opts.filter);
     s.stack.announce();
     s.loop.start();
     return s;
@@ -83,9 +112,69 @@ export class BypassStack {
     return this.listeners.size;
   }
 
-  /** New filter rules take effect for the next packet; counters are kept. */
-  setFilter(rules: FilterRules): void {
+  /**
+   * New filter rules take effect for the next packet; counters are kept. The XDP copy, when
+   * configured, gets the same rules in its maps (the program stays attached); `xdp` (undefined:
+   * unchanged) moves or removes it. An XDP failure never fails this call: the software filter has
+   * the rules either way, and the failure shows in xdpStatus().
+   */
+  setFilter(rules: FilterRules, xdp?: BypassXdpOptions | null): void {
     this.stack.filter.setRules(rules);
+    if (xdp !== undefined && !sameXdp(xdp, this.xdpOpts)) {
+      this.configureXdp(xdp, rules);
+      return;
+    }
+    if (this.xdp) {
+      try {
+        this.xdp.setRules(lowerToXdp(rules, this.opts.address));
+        this.xdpError = undefined;
+      } catch (e) {
+        this.xdpError = `rule update failed, the software filter has the new rules: ${(e as Error).message}`;
+      }
+    }
+  }
+
+  /** Attaches (or detaches) the XDP copy; on failure records why and leaves the software filter alone. */
+  private configureXdp(xdp: BypassXdpOptions | null, rules: FilterRules): void {
+    this.detachXdp();
+    this.xdpOpts = xdp;
+    this.xdpError = undefined;
+    if (xdp === null) return;
+    try {
+      this.xdp = XdpFilter.attach(xdp.interface, lowerToXdp(rules, this.opts.address), { mode: xdp.mode });
+    } catch (e) {
+      this.xdpError = (e as Error).message;
+    }
+  }
+
+  private detachXdp(): void {
+    const x = this.xdp;
+    this.xdp = null;
+    if (!x) return;
+    try {
+      x.detach();
+    } catch (e) {
+      this.xdpError = (e as Error).message;
+    }
+  }
+
+  /** The XDP copy's state and counters, or null when none is configured. */
+  xdpStatus(): BypassXdpStatus | null {
+    const o = this.xdpOpts;
+    if (o === null) return null;
+    const base: BypassXdpStatus = { interface: o.interface, requestedMode: o.mode, attached: this.xdp !== null };
+    if (this.xdp) {
+      base.progId = this.xdp.progId;
+      base.mode = this.xdp.mode;
+      base.pinDir = this.xdp.pinDir;
+      try {
+        base.counters = this.xdp.counters();
+      } catch (e) {
+        base.error = (e as Error).message;
+      }
+    }
+    if (this.xdpError !== undefined && base.error === undefined) base.error = this.xdpError;
+    return base;
   }
 
   netstat(): BypassNetstat {
@@ -100,6 +189,7 @@ export class BypassStack {
       tcp: { ...this.tcp.counters, states: { ...this.tcp.counters.states } },
       connections,
       poll: this.loop.metrics(),
+      xdp: this.xdpStatus(),
     };
   }
 
@@ -110,6 +200,11 @@ export class BypassStack {
     for (const l of this.listeners) l.close();
     this.listeners.clear();
     this.loop.stop();
+    this.detachXdp();
     this.port.close();
   }
+}
+
+function sameXdp(a: BypassXdpOptions | null, b: BypassXdpOptions | null): boolean {
+  return a === b || (a !== null && b !== null && a.interface === b.interface && a.mode === b.mode);
 }

@@ -4,7 +4,16 @@
 // which XDP never sees. Everything is created here (names sluice-t*/sx*, 198.18.0.0/24) and
 // removed in teardown; no host interface is touched.
 
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { sh } from './netns.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Runs in the namespace without blocking the event loop (the bypass stack under test polls in it). */
+async function inNs(ns: string, script: string, timeoutMs = 10_000): Promise<void> {
+  await execFileAsync('ip', ['netns', 'exec', ns, 'bash', '-c', script], { timeout: timeoutMs });
+}
 
 export const CLIENT_IP = '198.18.0.1';
 export const SLUICE_IP = '198.18.0.2';
@@ -68,11 +77,21 @@ export function xdpProgId(dev: string): number {
 }
 
 /** `count` UDP datagrams from the namespace to `dst` (bash /dev/udp: no extra tool needed). */
-export function sendUdp(ns: string, dst: string, count: number, port = 9): void {
-  sh('ip', ['netns', 'exec', ns, 'bash', '-c', `for i in $(seq 1 ${count}); do echo "sluice xdp $i" > /dev/udp/${dst}/${port}; done`]);
+export async function sendUdp(ns: string, dst: string, count: number, port = 9): Promise<void> {
+  await inNs(ns, `for i in $(seq 1 ${count}); do echo "sluice xdp $i" > /dev/udp/${dst}/${port}; done`);
 }
 
 /** `count` TCP connection attempts at once (one SYN each within 400 ms), all given up after it. */
-export function sendSyns(ns: string, dst: string, count: number, port = 80): void {
-  sh('ip', ['netns', 'exec', ns, 'bash', '-c', `for i in $(seq 1 ${count}); do timeout 0.4 bash -c '</dev/tcp/${dst}/${port}' 2>/dev/null & done; wait; true`]);
+export async function sendSyns(ns: string, dst: string, count: number, port = 80): Promise<void> {
+  await inNs(ns, `for i in $(seq 1 ${count}); do timeout 0.4 bash -c '</dev/tcp/${dst}/${port}' 2>/dev/null & done; wait; true`);
+}
+
+/** Whether a TCP connection from the namespace to dst:port completes within 3 s. */
+export async function tcpConnects(ns: string, dst: string, port: number): Promise<boolean> {
+  try {
+    await inNs(ns, `timeout 3 bash -c '</dev/tcp/${dst}/${port}'`, 5000);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -71,7 +71,7 @@ t.test('deny 198.18.0.1/32 drops in XDP: its rule counter rises and the TAP read
     t.same(dump[0]!.formatted?.key, { prefixlen: 32, addr: 0x010012c6 });
   }
 
-  sendUdp(ns, SLUICE_IP, 20);
+  await sendUdp(ns, SLUICE_IP, 20);
   let seen = await drain(port, rx, 300);
   let c = f.counters();
   t.equal(seen.udp, 0, 'nothing from the denied source reached user space');
@@ -83,7 +83,7 @@ t.test('deny 198.18.0.1/32 drops in XDP: its rule counter rises and the TAP read
   // Allow again without detaching.
   f.setRules(rules());
   t.equal(xdpProgId(hostIf), f.progId, 'program id unchanged after setRules');
-  sendUdp(ns, SLUICE_IP, 20);
+  await sendUdp(ns, SLUICE_IP, 20);
   seen = await drain(port, rx, 300);
   c = f.counters();
   t.ok(seen.udp >= 20, `the TAP reader got ${seen.udp} datagrams once allowed`);
@@ -92,14 +92,14 @@ t.test('deny 198.18.0.1/32 drops in XDP: its rule counter rises and the TAP read
 
   // Traffic to another destination is outside the program's scope.
   f.setRules(rules({ deny }));
-  sendUdp(ns, '198.18.0.3', 5);
+  await sendUdp(ns, '198.18.0.3', 5);
   await drain(port, rx, 100);
   c = f.counters();
   t.equal(c.rules[0]!.packets, 0, 'a rule added again starts from zero; other destinations are not filtered');
 
   // Allow list that misses the client.
   f.setRules(rules({ allow: [{ network: ip('198.18.1.0'), prefixLength: 24 }] }));
-  sendUdp(ns, SLUICE_IP, 10);
+  await sendUdp(ns, SLUICE_IP, 10);
   seen = await drain(port, rx, 300);
   c = f.counters();
   t.equal(seen.udp, 0, 'outside the allow list: dropped');
@@ -108,7 +108,7 @@ t.test('deny 198.18.0.1/32 drops in XDP: its rule counter rises and the TAP read
   // Inside the allow list (a /16 covering the client): passes.
   const before = f.counters().passed.packets;
   f.setRules(rules({ allow: [{ network: ip('198.18.0.0'), prefixLength: 16 }] }));
-  sendUdp(ns, SLUICE_IP, 10);
+  await sendUdp(ns, SLUICE_IP, 10);
   seen = await drain(port, rx, 300);
   t.ok(seen.udp >= 10, 'inside the allow list: passes');
   t.ok(f.counters().passed.packets >= before + 10);
@@ -119,7 +119,7 @@ t.test('per-source SYN limit: burst 2 at 1/s lets 2 of 10 simultaneous SYNs thro
   const { port, rx, ns, hostIf } = await setup(t);
   const f = XdpFilter.attach(hostIf, rules({ synRatePerSource: 1, synBurstPerSource: 2 }));
   t.teardown(() => f.detach());
-  sendSyns(ns, SLUICE_IP, 10);
+  await sendSyns(ns, SLUICE_IP, 10);
   const seen = await drain(port, rx, 200);
   const c = f.counters();
   t.ok(seen.tcpSyn >= 2 && seen.tcpSyn <= 3, `SYNs that reached the TAP: ${seen.tcpSyn}`);
