@@ -49,3 +49,34 @@ routes: []
   if (r.ok) return;
   t.match(r.problems[0], { line: 3, path: 'listeners[0].filter.syn_rate_per_source', message: /syn_burst_per_source >= 1/ });
 });
+
+t.test('dpdk listeners: the block, the process-wide EAL section, the mempool bound and one address per port', async (t) => {
+  const ok = await parseConfigText(`
+dpdk: { eal_args: [--no-huge, --no-pci, -m, "256", --file-prefix, sluice] }
+listeners:
+  - { name: edge, address: 198.18.0.2, port: 443, transport: dpdk, dpdk: { device: "net_af_packet0,iface=veth0", gateway: 198.18.0.1 } }
+  - { name: plain, address: 198.18.0.2, port: 80, transport: dpdk, dpdk: { device: "net_af_packet0,iface=veth0" } }
+routes: []
+`, 'inline.yaml');
+  t.ok(ok.ok, ok.ok ? '' : JSON.stringify(ok.problems));
+  if (!ok.ok) return;
+  t.match(ok.snapshot.listeners[0]!.dpdk, { device: 'net_af_packet0,iface=veth0', prefix_length: 24, mtu: 1500, rx_queue_size: 1024, tx_queue_size: 1024, mempool_size: 4095, gateway: '198.18.0.1' });
+  const bad = await parseConfigText(`listeners:
+  - { name: a, address: 198.18.0.2, port: 1, transport: dpdk }
+  - { name: b, address: 127.0.0.1, port: 2, dpdk: { device: net_tap0 } }
+  - { name: c, address: 198.18.0.2, port: 3, transport: dpdk, dpdk: { device: "net_tap0,iface=x", rx_queue_size: 4096, mempool_size: 4096 } }
+  - { name: d, address: 198.18.0.3, port: 4, transport: dpdk, dpdk: { device: "net_tap0,iface=x" } }
+routes: []
+`, 'inline.yaml');
+  t.equal(bad.ok, false);
+  if (bad.ok) return;
+  t.same(bad.problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`), [
+    "2:57 listeners[0].transport: transport 'dpdk' needs a 'dpdk' block (device, prefix_length, mtu)",
+    "2:57 listeners[0].transport: transport 'dpdk' needs the top-level 'dpdk' section with eal_args (the EAL starts once per process)",
+    "3:45 listeners[1].dpdk: a 'dpdk' block only applies to transport 'dpdk' (this listener uses 'kernel')",
+    "4:57 listeners[2].transport: transport 'dpdk' needs the top-level 'dpdk' section with eal_args (the EAL starts once per process)",
+    '4:134 listeners[2].dpdk.mempool_size: mempool_size 4096 cannot fill the rings: rx_queue_size 4096 + tx_queue_size 1024 + 128 need at least 5248 mbufs',
+    "5:25 listeners[3].address: device 'dpdk:net_tap0' is already used by listeners[2] with address 198.18.0.2; one device has one stack address",
+    "5:57 listeners[3].transport: transport 'dpdk' needs the top-level 'dpdk' section with eal_args (the EAL starts once per process)",
+  ]);
+});

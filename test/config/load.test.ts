@@ -215,7 +215,7 @@ t.test('YAML anchors and aliases resolve, and errors inside them still get a pos
   const text = ['x-limits: &limits { max_header_count: 0 }', 'listeners:', '  - { name: a, port: 1, http: *limits }', ''].join('\n');
   const r = await parseConfigText(text, 'alias.yaml');
   t.same(r.ok ? [] : r.problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`), [
-    "1:1 x-limits: unknown key 'x-limits' (allowed: listeners, routes, clusters, admin, logging, drain_timeout_ms)",
+    "1:1 x-limits: unknown key 'x-limits' (allowed: listeners, routes, clusters, admin, logging, dpdk, drain_timeout_ms)",
     '1:39 listeners[0].http.max_header_count: expected integer 1..10000, got 0',
   ]);
 });
