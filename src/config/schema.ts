@@ -150,36 +150,21 @@ export const TapSchema = Closed(
   { description: 'The TAP device the bypass stack owns (transport: tap).' },
 );
 
-export const DpdkListenerSchema = Closed(
+export const XdpSchema = Closed(
   {
-    device: Type.String({
-      minLength: 1,
-      maxLength: 256,
-      description:
-        "DPDK device: a vdev devargs string (net_af_packet0,iface=veth0; net_af_xdp0,iface=veth0; net_tap0,iface=dtap0), hot-plugged at start, or the name of a port the EAL probed (--vdev, or a PCI address from the allow list such as 0000:3b:00.0).",
+    interface: Type.String({
+      pattern: '^[A-Za-z0-9_.:@-]{1,15}$',
+      description: 'Interface where client traffic enters (a veth or NIC in front of the TAP, not the TAP itself: XDP sees ingress only).',
     }),
-    prefix_length: Default(Type.Integer({ minimum: 1, maximum: 32, description: "Prefix length of the listener's address on this link." }), 24),
-    gateway: Type.Optional(Type.String({ format: 'ipv4', description: 'Next hop for clients outside the prefix.' })),
-    mtu: Default(Type.Integer({ minimum: 576, maximum: 9000, description: 'IP MTU of the port.' }), 1500),
-    rx_queue_size: Default(Type.Integer({ minimum: 32, maximum: 16384, description: 'rx descriptors (the PMD may round).' }), 1024),
-    tx_queue_size: Default(Type.Integer({ minimum: 32, maximum: 16384, description: 'tx descriptors (the PMD may round).' }), 1024),
-    mempool_size: Default(
-      Type.Integer({ minimum: 256, maximum: 16777216, description: 'mbufs in the port pool; at least rx_queue_size + tx_queue_size + 128.' }),
-      4095,
+    mode: Default(
+      StringEnum(['auto', 'native', 'generic'] as const, { description: "XDP mode: 'native' runs in the driver, 'generic' on any device after skb allocation, 'auto' lets the kernel pick." }),
+      'auto',
     ),
   },
-  { description: 'The DPDK port the bypass stack owns (transport: dpdk). EAL arguments are process-wide: the top-level dpdk section.' },
-);
-
-export const DpdkSchema = Closed(
   {
-    eal_args: Type.Array(Type.String({ minLength: 1 }), {
-      minItems: 1,
-      description:
-        "EAL arguments, once per process (no argv[0]). Virtual devices: ['--no-huge', '--no-pci', '-m', '256', '--file-prefix', 'sluice']; real NICs: ['-l', '2', '-a', '0000:3b:00.0', '--file-prefix', 'sluice'] with hugepages and vfio-pci (docs/dpdk.md).",
-    }),
+    description:
+      "Also run the deny/allow lists and the SYN limit in an XDP program on this interface, so denied traffic is dropped in the kernel (docs/xdp.md). The software filter keeps running; when XDP cannot load, Sluice logs why and the software filter alone does the work.",
   },
-  { description: 'DPDK environment shared by every transport: dpdk listener (the EAL starts once per process).' },
 );
 
 export const FilterSchema = Closed(
@@ -189,6 +174,7 @@ export const FilterSchema = Closed(
     max_connections_per_source: Default(Type.Integer({ minimum: 0, maximum: 1000000, description: '0 means no limit.' }), 0),
     syn_rate_per_source: Default(Type.Number({ minimum: 0, maximum: 1000000, description: 'SYNs per second per source; 0 means no limit.' }), 0),
     syn_burst_per_source: Default(Type.Integer({ minimum: 0, maximum: 1000000, description: 'SYN bucket depth per source.' }), 0),
+    xdp: Type.Optional(XdpSchema),
   },
   { description: "The bypass stack's own packet filter (iptables no longer sees this traffic)." },
 );
@@ -204,7 +190,6 @@ export const ListenerSchema = Closed({
   tls: Type.Optional(TlsSchema),
   http: Default(HttpLimitsSchema, {}),
   tap: Type.Optional(TapSchema),
-  dpdk: Type.Optional(DpdkListenerSchema),
   filter: Type.Optional(FilterSchema),
 });
 
@@ -326,7 +311,6 @@ export const ConfigSchema = Closed(
     clusters: Default(Type.Array(ClusterSchema), []),
     admin: Default(AdminSchema, {}),
     logging: Default(LoggingSchema, {}),
-    dpdk: Type.Optional(DpdkSchema),
     drain_timeout_ms: Default(Millis(0, 600000, 'Time allowed for in-flight requests on shutdown or reload.'), 10000),
   },
   { title: 'Sluice configuration' },
@@ -345,8 +329,6 @@ export type CertificateSpec = Resolved<typeof CertificateSchema>;
 export type HttpLimits = Resolved<typeof HttpLimitsSchema>;
 export type TapSpec = Resolved<typeof TapSchema>;
 export type FilterSpec = Resolved<typeof FilterSchema>;
-export type DpdkListenerSpec = Resolved<typeof DpdkListenerSchema>;
-export type DpdkSpec = Resolved<typeof DpdkSchema>;
 export type RouteSpec = Resolved<typeof RouteSchema>;
 export type RouteMatchSpec = Resolved<typeof RouteMatchSchema>;
 export type PathMatchSpec = Resolved<typeof PathMatchSchema>;
