@@ -590,14 +590,29 @@ function checkBypass(p: Problems, cfg: ConfigInput): void {
     const transport = l.transport ?? 'kernel';
     if (transport === 'tap' && l.tap === undefined) p.add([...base, 'transport'], "transport 'tap' needs a 'tap' block (device, prefix_length, mtu)");
     if (transport !== 'tap' && l.tap !== undefined) p.add([...base, 'tap'], `a 'tap' block only applies to transport 'tap' (this listener uses '${transport}')`, true);
+    if (transport === 'dpdk' && l.dpdk === undefined) p.add([...base, 'transport'], "transport 'dpdk' needs a 'dpdk' block (device, prefix_length, mtu)");
+    if (transport !== 'dpdk' && l.dpdk !== undefined) p.add([...base, 'dpdk'], `a 'dpdk' block only applies to transport 'dpdk' (this listener uses '${transport}')`, true);
+    if (transport === 'dpdk' && cfg.dpdk === undefined) {
+      p.add([...base, 'transport'], "transport 'dpdk' needs the top-level 'dpdk' section with eal_args (the EAL starts once per process)");
+    }
+    const dp = l.dpdk;
+    if (transport === 'dpdk' && dp !== null && typeof dp === 'object') {
+      const rx = dp.rx_queue_size ?? 1024;
+      const tx = dp.tx_queue_size ?? 1024;
+      const pool = dp.mempool_size ?? 4095;
+      // Same bound as the native port: both rings, one 64-frame burst and the 64-mbuf cache.
+      if (typeof rx === 'number' && typeof tx === 'number' && typeof pool === 'number' && pool < rx + tx + 128) {
+        p.add(dp.mempool_size === undefined ? [...base, 'dpdk'] : [...base, 'dpdk', 'mempool_size'], `mempool_size ${pool} cannot fill the rings: rx_queue_size ${rx} + tx_queue_size ${tx} + 128 need at least ${rx + tx + 128} mbufs`);
+      }
+    }
     if (transport === 'kernel' && l.filter !== undefined) {
       p.add([...base, 'filter'], "the packet filter runs in the bypass stack; on transport 'kernel' use the host firewall", true);
     }
-    if (transport === 'tap' && isStr(l.address)) {
+    if ((transport === 'tap' || transport === 'dpdk') && isStr(l.address)) {
       if (isIP(l.address) !== 4 || l.address === '0.0.0.0') {
-        p.add([...base, 'address'], `a tap listener's address is the stack's own IPv4 address (e.g. 198.18.0.2), got '${l.address}'`);
+        p.add([...base, 'address'], `a ${transport} listener's address is the stack's own IPv4 address (e.g. 198.18.0.2), got '${l.address}'`);
       }
-      const dev = isStr(l.tap?.device) ? l.tap.device : 'sluice%d';
+      const dev = transport === 'dpdk' ? `dpdk:${isStr(l.dpdk?.device) ? l.dpdk.device.split(',')[0] : ''}` : isStr(l.tap?.device) ? l.tap.device : 'sluice%d';
       const prev = devices.get(dev);
       if (prev !== undefined && prev.address !== l.address) {
         p.add([...base, 'address'], `device '${dev}' is already used by listeners[${prev.index}] with address ${prev.address}; one device has one stack address`);

@@ -150,6 +150,38 @@ export const TapSchema = Closed(
   { description: 'The TAP device the bypass stack owns (transport: tap).' },
 );
 
+export const DpdkListenerSchema = Closed(
+  {
+    device: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description:
+        "DPDK device: a vdev devargs string (net_af_packet0,iface=veth0; net_af_xdp0,iface=veth0; net_tap0,iface=dtap0), hot-plugged at start, or the name of a port the EAL probed (--vdev, or a PCI address from the allow list such as 0000:3b:00.0).",
+    }),
+    prefix_length: Default(Type.Integer({ minimum: 1, maximum: 32, description: "Prefix length of the listener's address on this link." }), 24),
+    gateway: Type.Optional(Type.String({ format: 'ipv4', description: 'Next hop for clients outside the prefix.' })),
+    mtu: Default(Type.Integer({ minimum: 576, maximum: 9000, description: 'IP MTU of the port.' }), 1500),
+    rx_queue_size: Default(Type.Integer({ minimum: 32, maximum: 16384, description: 'rx descriptors (the PMD may round).' }), 1024),
+    tx_queue_size: Default(Type.Integer({ minimum: 32, maximum: 16384, description: 'tx descriptors (the PMD may round).' }), 1024),
+    mempool_size: Default(
+      Type.Integer({ minimum: 256, maximum: 16777216, description: 'mbufs in the port pool; at least rx_queue_size + tx_queue_size + 128.' }),
+      4095,
+    ),
+  },
+  { description: 'The DPDK port the bypass stack owns (transport: dpdk). EAL arguments are process-wide: the top-level dpdk section.' },
+);
+
+export const DpdkSchema = Closed(
+  {
+    eal_args: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description:
+        "EAL arguments, once per process (no argv[0]). Virtual devices: ['--no-huge', '--no-pci', '-m', '256', '--file-prefix', 'sluice']; real NICs: ['-l', '2', '-a', '0000:3b:00.0', '--file-prefix', 'sluice'] with hugepages and vfio-pci (docs/dpdk.md).",
+    }),
+  },
+  { description: 'DPDK environment shared by every transport: dpdk listener (the EAL starts once per process).' },
+);
+
 export const XdpSchema = Closed(
   {
     interface: Type.String({
@@ -190,6 +222,7 @@ export const ListenerSchema = Closed({
   tls: Type.Optional(TlsSchema),
   http: Default(HttpLimitsSchema, {}),
   tap: Type.Optional(TapSchema),
+  dpdk: Type.Optional(DpdkListenerSchema),
   filter: Type.Optional(FilterSchema),
 });
 
@@ -311,6 +344,7 @@ export const ConfigSchema = Closed(
     clusters: Default(Type.Array(ClusterSchema), []),
     admin: Default(AdminSchema, {}),
     logging: Default(LoggingSchema, {}),
+    dpdk: Type.Optional(DpdkSchema),
     drain_timeout_ms: Default(Millis(0, 600000, 'Time allowed for in-flight requests on shutdown or reload.'), 10000),
   },
   { title: 'Sluice configuration' },
@@ -329,6 +363,8 @@ export type CertificateSpec = Resolved<typeof CertificateSchema>;
 export type HttpLimits = Resolved<typeof HttpLimitsSchema>;
 export type TapSpec = Resolved<typeof TapSchema>;
 export type FilterSpec = Resolved<typeof FilterSchema>;
+export type DpdkListenerSpec = Resolved<typeof DpdkListenerSchema>;
+export type DpdkSpec = Resolved<typeof DpdkSchema>;
 export type RouteSpec = Resolved<typeof RouteSchema>;
 export type RouteMatchSpec = Resolved<typeof RouteMatchSchema>;
 export type PathMatchSpec = Resolved<typeof PathMatchSchema>;
