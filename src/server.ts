@@ -17,7 +17,7 @@ import { CertStore } from './tls/cert-store.js';
 import { ensureDevCertificate } from './tls/dev-cert.js';
 import { KernelListener } from './tls/kernel-listener.js';
 import { BypassListener } from './tls/bypass-listener.js';
-import { BypassStack, type BypassNetstat } from './transport/bypass-stack.js';
+import { BypassStack, type BypassNetstat, type BypassXdpOptions } from './transport/bypass-stack.js';
 import type { FilterRules } from './net/filter.js';
 import type { Connection, ConnectionHandler } from './transport/connection.js';
 import { serveHttp1, type Http1Options, type Http1Session } from './http1/session.js';
@@ -197,7 +197,8 @@ export class SluiceServer {
     const tap = spec.tap!;
     const existing = this.stacks.get(tap.device);
     if (existing) {
-      existing.setFilter(filterRules(spec));
+      existing.setFilter(filterRules(spec), xdpOptions(spec));
+      this.logXdp(existing);
       return existing;
     }
     const stack = BypassStack.openTap({
@@ -207,10 +208,23 @@ export class SluiceServer {
       prefixLength: tap.prefix_length,
       ...(tap.gateway !== undefined ? { gateway: tap.gateway } : {}),
       filter: filterRules(spec),
+      ...(xdpOptions(spec) ? { xdp: xdpOptions(spec)! } : {}),
     });
     this.stacks.set(tap.device, stack);
     this.log.info({ device: stack.port.name, address: spec.address, prefix_length: tap.prefix_length, mtu: stack.port.mtu, waits_on_fd: stack.loop.waitsOnFd }, 'bypass stack up');
+    this.logXdp(stack);
     return stack;
+  }
+
+  /** Says where the XDP copy of a stack's filter stands; the software filter runs either way. */
+  private logXdp(stack: BypassStack): void {
+    const x = stack.xdpStatus();
+    if (x === null) return;
+    if (x.attached && x.error === undefined) {
+      this.log.info({ device: stack.port.name, xdp_interface: x.interface, prog_id: x.progId, mode: x.mode, pin_dir: x.pinDir }, 'xdp filter attached');
+    } else {
+      this.log.warn({ device: stack.port.name, xdp_interface: x.interface, attached: x.attached, reason: x.error }, 'xdp filter not in force; the software filter does the work');
+    }
   }
 
   /** Closes a bypass link once no listener uses it and its connections are gone. */
@@ -320,7 +334,10 @@ export class SluiceServer {
         cur.http1 = http1Options(spec);
         if (store) cur.listener.setCertStore(store);
         // The packet filter's rules change in place: counters and tracked sources are kept.
-        cur.stack?.setFilter(filterRules(spec));
+        if (cur.stack) {
+          cur.stack.setFilter(filterRules(spec), xdpOptions(spec));
+          this.logXdp(cur.stack);
+        }
         continue;
       }
       if (cur) {
@@ -398,6 +415,12 @@ export class SluiceServer {
 
 function bindKey(spec: ListenerSpec): string {
   return JSON.stringify({ a: spec.address, p: spec.port, t: spec.transport, tap: spec.tap ?? null, tls: spec.tls ? { alpn: spec.tls.alpn, v: spec.tls.min_version, st: spec.tls.session_tickets } : null });
+}
+
+/** The XDP placement of a listener's filter (filter.xdp), or null when none is configured. */
+function xdpOptions(spec: ListenerSpec): BypassXdpOptions | null {
+  const x = spec.filter?.xdp;
+  return x ? { interface: x.interface, mode: x.mode } : null;
 }
 
 function filterRules(spec: ListenerSpec): FilterRules {
