@@ -147,6 +147,24 @@ export class Metrics {
     ]);
     counter('sluice_bypass_packets_total', 'Frames moved by the packet port, by direction', ['device', 'direction'], (s) => [[{ direction: 'rx' }, s.poll.rxPackets], [{ direction: 'tx' }, s.poll.txPackets]]);
     counter('sluice_bypass_empty_polls_total', 'Poll iterations that moved no frame', ['device'], (s) => [[{}, s.poll.emptyPolls]]);
+    // The XDP copy of the packet filter (docs/xdp.md): drops here never reached the stack above.
+    new Gauge({
+      name: 'sluice_bypass_xdp_attached', help: 'Whether the XDP copy of the packet filter is attached (1) or configured but not in force (0)', labelNames: ['device', 'interface'] as const, registers: r,
+      collect() { this.reset(); each((s) => { if (s.xdp) this.set({ device: s.device, interface: s.xdp.interface }, s.xdp.attached ? 1 : 0); }); },
+    });
+    counter('sluice_bypass_xdp_packets_total', 'IPv4 packets to the listener address seen by the XDP filter, by verdict and reason', ['device', 'interface', 'verdict', 'reason'], (s) => {
+      const c = s.xdp?.counters;
+      if (!s.xdp || !c) return [];
+      const i = s.xdp.interface;
+      return [
+        [{ interface: i, verdict: 'pass', reason: 'pass' }, c.passed.packets],
+        [{ interface: i, verdict: 'drop', reason: 'deny' }, c.deny.packets],
+        [{ interface: i, verdict: 'drop', reason: 'not_allowed' }, c.notAllowed.packets],
+        [{ interface: i, verdict: 'drop', reason: 'syn_rate' }, c.synRate.packets],
+      ];
+    });
+    counter('sluice_bypass_xdp_rule_drops_total', 'Packets dropped in XDP by each deny rule in force (a rule removed by a reload takes its count with it)', ['device', 'interface', 'rule'], (s) =>
+      (s.xdp?.counters?.rules ?? []).map((x): [Record<string, string>, number] => [{ interface: s.xdp!.interface, rule: x.rule }, x.packets]));
     new Gauge({
       name: 'sluice_bypass_poll_duty_cycle', help: 'Share of wall time the poll loop spent working (0..1)', labelNames: ['device'] as const, registers: r,
       collect() { this.reset(); each((s) => this.set({ device: s.device }, s.poll.dutyCycle)); },

@@ -198,7 +198,21 @@ function formatStack(s: BypassNetstat): string {
     ...nonZero('tcp', t.drops),
   ];
   out.push(`drops: ${drops.length > 0 ? drops.join(', ') : 'none'}`);
+  if (s.xdp) out.push(formatXdp(s.xdp));
   return out.join('\n') + '\n';
+}
+
+/** The XDP copy of the filter: drops counted here happened in the kernel, below the counters above. */
+function formatXdp(x: NonNullable<BypassNetstat['xdp']>): string {
+  if (!x.attached) return `xdp: ${x.interface} NOT attached (software filter only): ${x.error ?? 'unknown reason'}`;
+  const head = `xdp: ${x.interface} prog ${x.progId} ${x.mode}  maps ${x.pinDir}`;
+  const c = x.counters;
+  if (!c) return `${head}  counters unreadable: ${x.error ?? 'unknown reason'}`;
+  const rules = c.rules.filter((r) => r.packets > 0).map((r) => `deny ${r.rule} ${r.packets}`);
+  return `${head}\n  passed ${c.passed.packets} pkts ${bytes(c.passed.bytes)}  dropped ${c.dropped.packets} pkts ${bytes(c.dropped.bytes)}` +
+    ` (deny ${c.deny.packets}, not allowed ${c.notAllowed.packets}, syn rate ${c.synRate.packets})` +
+    (rules.length > 0 ? `\n  by rule: ${rules.join(', ')}` : '') +
+    (x.error ? `\n  last error: ${x.error}` : '');
 }
 
 function nonZero(prefix: string, counts: Record<string, number>): string[] {

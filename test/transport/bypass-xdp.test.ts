@@ -7,6 +7,8 @@ import t from 'tap';
 import type { FilterRules } from '../../src/net/filter.js';
 import { xdpAvailability } from '../../src/io/xdp.js';
 import { BypassStack } from '../../src/transport/bypass-stack.js';
+import { Metrics } from '../../src/admin/metrics.js';
+import { formatNetstat } from '../../src/cli/netstat.js';
 import { tapSkip } from '../io/netns.js';
 import { SLUICE_IP, sendSyns, tcpConnects, vethInFrontOf, xdpProgId } from '../io/veth-front.js';
 
@@ -54,6 +56,20 @@ t.test('denied client: XDP drops every SYN, the stack never sees one; a reload a
   t.equal(n.stack.counters.accepted.tcp, 0, 'no TCP segment reached the stack');
   t.equal(n.xdp!.counters!.rules[0]!.rule, '198.18.0.1/32');
 
+  // What operators see: /metrics and sluice netstat carry the XDP counters next to the stack's.
+  const metrics = new Metrics({ processMetrics: false });
+  metrics.watchBypass(() => [stack.netstat()]);
+  const text = await metrics.registry.metrics();
+  const drops = n.xdp!.counters!.rules[0]!.packets;
+  t.match(text, new RegExp(`sluice_bypass_xdp_rule_drops_total\\{device="${stack.port.name}",interface="${hostIf}",rule="198.18.0.1/32"\\} (\\d+)`));
+  t.match(text, new RegExp(`sluice_bypass_xdp_packets_total\\{device="${stack.port.name}",interface="${hostIf}",verdict="drop",reason="deny"\\} \\d+`));
+  t.match(text, new RegExp(`sluice_bypass_xdp_attached\\{device="${stack.port.name}",interface="${hostIf}"\\} 1`));
+  t.match(text, /sluice_bypass_drops_total\{[^}]*reason="filter_deny"\} 0/, "the stack's own filter_deny stays 0");
+  t.ok(drops >= 6);
+  const shown = formatNetstat({ stacks: [stack.netstat()] });
+  t.match(shown, new RegExp(`xdp: ${hostIf} prog ${progId} `));
+  t.match(shown, /by rule: deny 198\.18\.0\.1\/32 \d+/);
+
   // Reload: same interface, rules without the deny. The program stays, the maps change.
   stack.setFilter(filter());
   t.equal(xdpProgId(hostIf), progId, 'program id unchanged by the reload');
@@ -74,6 +90,7 @@ t.test('XDP cannot load (missing interface): the reason is reported and the soft
   const x = stack.netstat().xdp!;
   t.equal(x.attached, false);
   t.match(x.error ?? '', /sx-missing0/, `reason: ${x.error}`);
+  t.match(formatNetstat({ stacks: [stack.netstat()] }), /xdp: sx-missing0 NOT attached \(software filter only\): .*ENODEV/);
   const { ns } = vethInFrontOf(t, stack.port.name);
   await sendSyns(ns, SLUICE_IP, 6);
   t.ok(await until(() => stack.netstat().stack.counters.rxDrop.filter_deny >= 6, 2000), `software filter_deny: ${stack.netstat().stack.counters.rxDrop.filter_deny}`);
