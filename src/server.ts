@@ -18,6 +18,7 @@ import { ensureDevCertificate } from './tls/dev-cert.js';
 import { KernelListener } from './tls/kernel-listener.js';
 import { BypassListener } from './tls/bypass-listener.js';
 import { BypassStack, type BypassNetstat, type BypassXdpOptions } from './transport/bypass-stack.js';
+import { cleanupDpdk, type DpdkPort } from './io/dpdk.js';
 import type { FilterRules } from './net/filter.js';
 import type { Connection, ConnectionHandler } from './transport/connection.js';
 import { serveHttp1, type Http1Options, type Http1Session } from './http1/session.js';
@@ -86,7 +87,16 @@ export class SluiceServer {
   static async start(opts: ServerOptions): Promise<SluiceServer> {
     const server = new SluiceServer(opts);
     server.metrics.watchBypass(() => server.netstat().stacks);
-    await server.boot();
+    try {
+      await server.boot();
+    } catch (err) {
+      // Devices opened before the failure are released and the EAL ends, so a failed start
+      // leaves no DPDK runtime files or hot-plugged ports behind.
+      for (const stack of server.stacks.values()) stack.close();
+      server.stacks.clear();
+      cleanupDpdk();
+      throw err;
+    }
     return server;
   }
 
@@ -145,9 +155,6 @@ export class SluiceServer {
   }
 
   private async openListener(spec: ListenerSpec, certs: CertStore | null): Promise<RunningListener> {
-    if (spec.transport === 'dpdk') {
-      throw new SluiceError('SLUICE_LISTEN', `listener '${spec.name}': transport 'dpdk' is not built into this release; use transport: tap or kernel`, { listener: spec.name });
-    }
     const name = spec.name;
     const running: RunningListener = {
       spec,
@@ -170,7 +177,7 @@ export class SluiceServer {
     };
     const onConnection = (conn: Connection) => this.accept(running, conn);
     let bound: { address: string; port: number };
-    if (spec.transport === 'tap') {
+    if (spec.transport === 'tap' || spec.transport === 'dpdk') {
       const stack = this.stackFor(spec);
       running.stack = stack;
       const listener = new BypassListener({ name, stack, port: spec.port, tls, certs, events, onConnection });
@@ -194,6 +201,7 @@ export class SluiceServer {
 
   /** The bypass link for a tap listener: opened on first use, shared by listeners on the device. */
   private stackFor(spec: ListenerSpec): BypassStack {
+    if (spec.transport === 'dpdk') return this.dpdkStackFor(spec);
     const tap = spec.tap!;
     const existing = this.stacks.get(tap.device);
     if (existing) {
@@ -213,6 +221,30 @@ export class SluiceServer {
     this.stacks.set(tap.device, stack);
     this.log.info({ device: stack.port.name, address: spec.address, prefix_length: tap.prefix_length, mtu: stack.port.mtu, waits_on_fd: stack.loop.waitsOnFd }, 'bypass stack up');
     this.logXdp(stack);
+    return stack;
+  }
+
+  /** The DPDK link for a dpdk listener, keyed by port name ("dpdk:net_af_packet0"), shared like tap's. */
+  private dpdkStackFor(spec: ListenerSpec): BypassStack {
+    const d = spec.dpdk!;
+    const key = `dpdk:${d.device.split(',')[0]}`;
+    const existing = this.stacks.get(key);
+    if (existing) {
+      existing.setFilter(filterRules(spec));
+      return existing;
+    }
+    const eal = this.snapshot.config.dpdk?.eal_args;
+    if (!eal) throw new SluiceError('SLUICE_LISTEN', `listener '${spec.name}': transport 'dpdk' needs the top-level dpdk.eal_args`, { listener: spec.name });
+    const stack = BypassStack.openDpdk({
+      dpdk: { eal: [...eal], device: d.device, mtu: d.mtu, rxQueueSize: d.rx_queue_size, txQueueSize: d.tx_queue_size, mempoolSize: d.mempool_size },
+      address: spec.address,
+      prefixLength: d.prefix_length,
+      ...(d.gateway !== undefined ? { gateway: d.gateway } : {}),
+      filter: filterRules(spec),
+    });
+    this.stacks.set(key, stack);
+    const port = stack.port as DpdkPort;
+    this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk' }, 'bypass stack up');
     return stack;
   }
 
@@ -407,6 +439,8 @@ export class SluiceServer {
     }
     for (const stack of this.stacks.values()) stack.close();
     this.stacks.clear();
+    // The EAL ends with the process's last DPDK port (it cannot restart, so never on reload).
+    cleanupDpdk();
     await this.clusters.close();
     await this.admin?.close();
     return { forced };
@@ -414,7 +448,7 @@ export class SluiceServer {
 }
 
 function bindKey(spec: ListenerSpec): string {
-  return JSON.stringify({ a: spec.address, p: spec.port, t: spec.transport, tap: spec.tap ?? null, tls: spec.tls ? { alpn: spec.tls.alpn, v: spec.tls.min_version, st: spec.tls.session_tickets } : null });
+  return JSON.stringify({ a: spec.address, p: spec.port, t: spec.transport, tap: spec.tap ?? null, dpdk: spec.dpdk ?? null, tls: spec.tls ? { alpn: spec.tls.alpn, v: spec.tls.min_version, st: spec.tls.session_tickets } : null });
 }
 
 /** The XDP placement of a listener's filter (filter.xdp), or null when none is configured. */

@@ -1,10 +1,11 @@
-// One bypass link: a packet port (TAP now, DPDK next) with Sluice's own netstack and TCP on it,
+// One bypass link: a packet port (TAP or DPDK) with Sluice's own netstack and TCP on it,
 // driven by the adaptive poll loop. Listeners on the same device share it; each gets TCP sockets
 // that the layers above turn into Connections (plain) or TLS streams.
 
 import { TapPort } from '../io/tap.js';
+import { DpdkPort, type DpdkPortOptions } from '../io/dpdk.js';
 import { PollLoop, type PollMetrics } from '../io/poll.js';
-import type { PacketPort } from '../io/port.js';
+import type { PacketPort, PortCounters } from '../io/port.js';
 import { NetStack, type NetstatView } from '../net/stack.js';
 import type { FilterRules } from '../net/filter.js';
 import { lowerToXdp } from '../net/filter-xdp.js';
@@ -48,8 +49,13 @@ export interface BypassXdpStatus {
   counters?: XdpCounters;
 }
 
+/** A DPDK link: the port options replace the TAP device name and MTU. */
+export type BypassDpdkOptions = Omit<BypassStackOptions, 'device' | 'mtu'> & { dpdk: DpdkPortOptions };
+
 export interface BypassNetstat {
   device: string;
+  /** The packet port under the stack: its backend, counters and (DPDK) the device's xstats. */
+  port: { backend: string; counters: PortCounters; xstats?: Record<string, number> };
   stack: NetstatView;
   tcp: Omit<TcpCounters, 'states'> & { states: Record<string, number> };
   connections: (TcpConnectionInfo & { local: string; remote: string })[];
@@ -91,6 +97,25 @@ export class BypassStack {
     const port = TapPort.open({ name: opts.device, mtu: opts.mtu });
     const s = new BypassStack(opts, port);
     s.configureXdp(opts.xdp ?? null, opts.filter);
+    s.stack.announce();
+    s.loop.start();
+    return s;
+  }
+
+  /**
+   * Starts the EAL (once per process; same eal arguments for every DPDK link), opens the DPDK
+   * device and starts polling; announces the address with a gratuitous ARP. The port is
+   * poll-only, so the loop backs off with timers when idle (bounded wake-up latency).
+   */
+  static openDpdk(opts: BypassDpdkOptions): BypassStack {
+    const port = DpdkPort.open(opts.dpdk);
+    let s: BypassStack;
+    try {
+      s = new BypassStack({ ...opts, device: port.name, mtu: port.mtu }, port);
+    } catch (e) {
+      port.close();
+      throw e;
+    }
     s.stack.announce();
     s.loop.start();
     return s;
@@ -183,8 +208,10 @@ export class BypassStack {
       local: `${formatIpv4(c.localIp)}:${c.localPort}`,
       remote: `${formatIpv4(c.remoteIp)}:${c.remotePort}`,
     }));
+    const p = this.port;
     return {
-      device: this.port.name,
+      device: p.name,
+      port: { backend: p.backend, counters: p.counters(), ...(p instanceof DpdkPort && !p.closed ? { xstats: p.deviceStats().xstats } : {}) },
       stack: this.stack.netstat(),
       tcp: { ...this.tcp.counters, states: { ...this.tcp.counters.states } },
       connections,
