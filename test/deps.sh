@@ -2,7 +2,7 @@
 # The Debian packages Sluice's tests and benchmarks drive as real peers. Installs the missing ones
 # when run as root; otherwise prints the exact command and fails.
 set -euo pipefail
-pkgs=(curl openssl wrk nghttp2-client nginx-light haproxy iproute2 procps util-linux
+pkgs=(curl openssl wrk nghttp2-client nginx-light haproxy iproute2 ethtool procps util-linux
       pkg-config libdpdk-dev clang llvm libbpf-dev libelf-dev bpftool python3 make g++)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -210,7 +210,7 @@ export function nativeAvailable(): { ok: true; addon: NativeAddon } | { ok: fals
   }
 }
 
-const NATIVE_CODES = new Set<string>(['SLUICE_TAP_OPEN', 'SLUICE_TAP_IO', 'SLUICE_PORT_CONFIG', 'SLUICE_NATIVE_MISSING', 'SLUICE_XDP']);
+const NATIVE_CODES = new Set<string>(['SLUICE_TAP_OPEN', 'SLUICE_TAP_IO', 'SLUICE_PORT_CONFIG', 'SLUICE_NATIVE_MISSING', 'SLUICE_XDP', 'SLUICE_DPDK_EAL', 'SLUICE_DPDK_PORT', 'SLUICE_DPDK_MEMPOOL']);
 
 interface NativeErrorShape {
   code?: unknown;

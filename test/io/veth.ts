@@ -66,6 +66,11 @@ export function vethInNamespace(t: { teardown(fn: () => void): void }, mtu = 150
   sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${peer}.disable_ipv6=1`]);
   sh('ip', ['-n', ns, 'addr', 'add', `${KERNEL_IP}/24`, 'dev', peer]);
   sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  // veth hands frames on with the TCP/UDP checksum left for "hardware" (CHECKSUM_PARTIAL), and
+  // an AF_PACKET reader (DPDK net_af_packet) sees them unfinished: Sluice's stack, like any
+  // receiver on a real wire, would drop them as corrupt. Checksumming in software on the peer
+  // makes the veth behave like a cable.
+  sh('ip', ['netns', 'exec', ns, 'ethtool', '-K', peer, 'tx', 'off']);
   sh('ip', ['-n', ns, 'link', 'set', peer, 'up']);
   return { ns, host, peer };
 }

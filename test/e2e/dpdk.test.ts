@@ -1,0 +1,92 @@
+// `sluice serve` with a transport: dpdk listener: DPDK's net_af_packet on the host end of a veth
+// whose peer sits in a namespace the test creates; curl in the namespace reaches Sluice's own
+// TCP/IP stack through DPDK, over TLS. Sluice runs as a child process (the EAL is once per
+// process), and SIGTERM must stop the port and clean the EAL up.
+
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BIN, ROOT, run, startSluice, tempDir } from './harness.js';
+import { dpdkSkip, ealArgs, KERNEL_IP, linkExists, STACK_IP, vethInNamespace } from '../io/veth.js';
+
+const skip = dpdkSkip || (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? 'dist/ is not built (npm run build)' : false);
+
+function config(eal: string[], device: string): string {
+  return `dpdk:
+  eal_args: [${eal.map((a) => JSON.stringify(a)).join(', ')}]
+listeners:
+  - name: edge
+    address: ${STACK_IP}
+    port: 443
+    transport: dpdk
+    dpdk: { device: "${device}", prefix_length: 24, mtu: 1500, mempool_size: 4095 }
+    tls:
+      certificates: [{ cert: dev.pem, key: dev-key.pem, generate: dev, default: true }]
+      alpn: [http/1.1]
+routes:
+  - { name: hello, match: { path: { exact: /hello } }, direct_response: { status: 200, body: "hello over dpdk\\n" } }
+  - { name: big, match: { path: { exact: /big } }, direct_response: { status: 200, body: "${'0123456789abcdef'.repeat(2048)}" } }
+admin: { address: 127.0.0.1, port: 0 }
+logging: { level: info, access_log: true }
+`;
+}
+
+t.test('serve over transport dpdk (net_af_packet): curl over TLS from the namespace gets the routes; SIGTERM stops the port and cleans the EAL up', { skip }, async (t) => {
+  const v = vethInNamespace(t);
+  const eal = ealArgs(t);
+  const prefix = eal[eal.indexOf('--file-prefix') + 1]!;
+  const sluice = await startSluice(config(eal, `net_af_packet0,iface=${v.host}`));
+  let stopped = false;
+  t.teardown(async () => {
+    if (!stopped) await sluice.stop('SIGKILL');
+  });
+  const up = await sluice.waitLog((l) => l.msg === 'bypass stack up');
+  t.match(up, { backend: 'dpdk', device: 'net_af_packet0', driver: 'net_af_packet', address: STACK_IP, link_up: true });
+  t.ok(existsSync(`/var/run/dpdk/${prefix}`), 'the EAL runs with the configured file prefix');
+
+  const inNs = (args: string[]) => run('ip', ['netns', 'exec', v.ns, 'curl', '-sS', '-k', '--max-time', '15', ...args], { timeoutMs: 20_000 });
+  const hello = await inNs(['-w', '\\n%{http_code} %{scheme} %{http_version}', `https://${STACK_IP}/hello`]);
+  t.equal(hello.code, 0, `curl exit 0 (${hello.stderr.trim()})`);
+  t.equal(hello.stdout, 'hello over dpdk\n\n200 HTTPS 1.1', 'the direct response, over TLS, through DPDK');
+  const big = await inNs(['-o', '/dev/null', '-w', '%{http_code} %{size_download}', `https://${STACK_IP}/big`]);
+  t.equal(big.stdout, '200 32768', '32 KiB body (many segments, windowed) intact in length');
+  // Several connections in a row: each a TCP handshake, TLS handshake and close on the DPDK port.
+  for (let i = 0; i < 5; i++) {
+    const r = await inNs(['-o', '/dev/null', '-w', '%{http_code}', `https://${STACK_IP}/hello`]);
+    t.equal(r.stdout, '200', `connection ${i + 2}`);
+  }
+  const access = sluice.logs.filter((l) => l.type === 'access' && l.route === 'hello');
+  t.equal(access.length, 6, 'six requests logged on the hello route');
+  t.equal(access[0]?.client, KERNEL_IP, 'client address seen by the gateway is the namespace side');
+
+  const exit = await sluice.stop('SIGTERM');
+  stopped = true;
+  t.same(exit, { code: 0, signal: null }, 'SIGTERM: drained and exited 0');
+  t.ok(sluice.logs.some((l) => l.msg === 'stopped'));
+  t.notOk(existsSync(`/var/run/dpdk/${prefix}`), 'EAL cleaned up: its runtime directory is gone');
+  t.ok(linkExists(v.host), 'the veth itself is untouched by DPDK (the test removes it)');
+});
+
+t.test('serve with a dpdk listener on a missing interface exits with a clear error and leaves nothing behind', { skip }, async (t) => {
+  const eal = ealArgs(t);
+  const prefix = eal[eal.indexOf('--file-prefix') + 1]!;
+  const dir = await tempDir();
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'sluice.yaml');
+  await writeFile(cfg, config(eal, 'net_af_packet0,iface=sluice-t-absent'));
+  const p = spawn(process.execPath, [BIN, 'serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  p.stderr.on('data', () => {});
+  const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+  clearTimeout(timer);
+  t.equal(code, 1, 'exit code 1, no crash');
+  const fatal = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'sluice failed to start');
+  t.ok(fatal, 'a fatal log line');
+  t.equal(fatal?.code, 'SLUICE_DPDK_PORT');
+  t.match(fatal?.err, /^dpdk port 'net_af_packet0,iface=sluice-t-absent': rte_dev_probe\('net_af_packet0,iface=sluice-t-absent'\): /);
+  t.notOk(existsSync(`/var/run/dpdk/${prefix}`), 'the EAL was cleaned up on the failed start');
+});
