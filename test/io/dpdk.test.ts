@@ -2,12 +2,12 @@
 // kernel's own ARP and ICMP, and the typed error paths. The EAL starts once per process, so the
 // DPDK side of each test runs in its own child process (test/io/dpdk-child.ts).
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { dpdkSkip as skip, ealArgs, KERNEL_IP, linkExists, namespaceExists, sh, STACK_IP, vethInNamespace } from './veth.js';
+import { dpdkSkip as skip, ealArgs, KERNEL_IP, linkExists, namespaceExists, sh, STACK_IP, vethInNamespace, type VethNamespace } from './veth.js';
 
 const CHILD = join(import.meta.dirname, 'dpdk-child.ts');
 
@@ -105,22 +105,8 @@ print('3 packets transmitted, %d received' % got)
 sys.exit(0 if got == 3 else 1)
 `;
 
-t.test('net_af_packet: the namespace ARPs and pings us; hand-built replies go out; its neighbour table learns our MAC', { skip }, async (t) => {
-  const v = vethInNamespace(t);
-  const eal = ealArgs(t);
-  const child = startChild(t, 'answer', { eal, device: `net_af_packet0,iface=${v.host}`, stackIp: STACK_IP, kernelIp: KERNEL_IP, echoes: 3, timeoutMs: 15_000 });
-  const ready = await child.next('ready');
-  const hostMac = sh('cat', [`/sys/class/net/${v.host}/address`]).trim();
-  t.equal(ready.mac, hostMac, 'the port MAC is the veth host end (af_packet uses the interface MAC)');
-  t.equal(ready.name, 'net_af_packet0');
-  t.equal(ready.backend, 'dpdk');
-  t.equal(ready.waitFd, -1, 'poll-only');
-  t.equal(ready.mtu, 1500);
-  const info = ready.info as { driver: string; link: { up: boolean }; mempool: { size: number } };
-  t.equal(info.driver, 'net_af_packet');
-  t.equal(info.link.up, true, 'link up (the veth is up)');
-  t.equal(info.mempool.size, 2303);
-
+/** The namespace pings the stack address; the child answers ARP and echo; then counters, stats and cleanup. */
+async function answered(t: Test, child: Child, v: VethNamespace, mac: string, name: string, eal: string[]): Promise<void> {
   const ping = await run('ip', ['netns', 'exec', v.ns, 'python3', '-c', PING, STACK_IP], 20_000);
   t.equal(ping.code, 0, `ping from the namespace through DPDK answered: ${ping.out.trim().split('\n').slice(-2).join(' / ')}`);
   t.match(ping.out, /3 packets transmitted, 3 received/);
@@ -132,7 +118,7 @@ t.test('net_af_packet: the namespace ARPs and pings us; hand-built replies go ou
   t.equal(seen.filter((s) => s.icmpType === 8 && s.len === 14 + 20 + 8 + 600).length, 3, 'rx saw three 642-byte echo requests, whole');
 
   const neigh = sh('ip', ['-n', v.ns, 'neigh', 'show', STACK_IP, 'dev', v.peer]);
-  t.match(neigh, new RegExp(`lladdr ${hostMac} `), `namespace neighbour table: ${neigh.trim()}`);
+  t.match(neigh, new RegExp(`lladdr ${mac} `), `namespace neighbour table: ${neigh.trim()}`);
 
   const c = done.counters as Record<string, number>;
   t.equal(c.rxFrames, seen.length, 'rx frames counted once each');
@@ -143,11 +129,31 @@ t.test('net_af_packet: the namespace ARPs and pings us; hand-built replies go ou
   t.equal(s.ipackets, c.rxFrames, "the device's ipackets match the port's rx count");
   t.equal(s.opackets, c.txFrames);
   t.equal(s.xstats.rx_good_packets, s.ipackets, 'xstats come through by name');
-  t.same((await child.next('closedPortRx')).closedPortRx, { ok: false, code: 'SLUICE_DPDK_PORT', message: 'dpdk net_af_packet0: rxBurst on a closed port', detail: { op: 'rxBurst' } });
+  t.same((await child.next('closedPortRx')).closedPortRx, { ok: false, code: 'SLUICE_DPDK_PORT', message: `dpdk ${name}: rxBurst on a closed port`, detail: { op: 'rxBurst' } });
   t.equal((await child.next('cleaned')).cleaned, 'cleaned');
   t.equal(await child.exited, 0, 'the child exits cleanly after rte_eal_cleanup');
   t.notOk(existsSync(`/var/run/dpdk/${eal[eal.indexOf('--file-prefix') + 1]}`), 'cleanup removed the EAL runtime directory');
-});
+}
+
+for (const pmd of ['net_af_packet', 'net_af_xdp'] as const) {
+  t.test(`${pmd}: the namespace ARPs and pings us; hand-built replies go out; its neighbour table learns our MAC`, { skip }, async (t) => {
+    const v = vethInNamespace(t);
+    const eal = ealArgs(t);
+    const child = startChild(t, 'answer', { eal, device: `${pmd}0,iface=${v.host}`, stackIp: STACK_IP, kernelIp: KERNEL_IP, echoes: 3, timeoutMs: 15_000 });
+    const ready = await child.next('ready');
+    const hostMac = sh('cat', [`/sys/class/net/${v.host}/address`]).trim();
+    t.equal(ready.mac, hostMac, `the port MAC is the veth host end (${pmd} uses the interface MAC)`);
+    t.equal(ready.name, `${pmd}0`);
+    t.equal(ready.backend, 'dpdk');
+    t.equal(ready.waitFd, -1, 'poll-only');
+    t.equal(ready.mtu, 1500);
+    const info = ready.info as { driver: string; link: { up: boolean }; mempool: { size: number } };
+    t.equal(info.driver, pmd);
+    t.equal(info.link.up, true, 'link up (the veth is up)');
+    t.equal(info.mempool.size, 2303);
+    await answered(t, child, v, hostMac, `${pmd}0`, eal);
+  });
+}
 
 t.test('errors are typed and leave nothing behind: bad EAL args, missing interface, mempool too small or too big, bad MTU', { skip }, async (t) => {
   const v = vethInNamespace(t);
