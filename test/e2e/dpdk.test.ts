@@ -33,17 +33,17 @@ logging: { level: info, access_log: true }
 `;
 }
 
-t.test('serve over transport dpdk (net_af_packet): curl over TLS from the namespace gets the routes; SIGTERM stops the port and cleans the EAL up', { skip }, async (t) => {
+for (const pmd of ['net_af_packet', 'net_af_xdp'] as const) t.test(`serve over transport dpdk (${pmd}): curl over TLS from the namespace gets the routes; SIGTERM stops the port and cleans the EAL up`, { skip }, async (t) => {
   const v = vethInNamespace(t);
   const eal = ealArgs(t);
   const prefix = eal[eal.indexOf('--file-prefix') + 1]!;
-  const sluice = await startSluice(config(eal, `net_af_packet0,iface=${v.host}`));
+  const sluice = await startSluice(config(eal, `${pmd}0,iface=${v.host}`));
   let stopped = false;
   t.teardown(async () => {
     if (!stopped) await sluice.stop('SIGKILL');
   });
   const up = await sluice.waitLog((l) => l.msg === 'bypass stack up');
-  t.match(up, { backend: 'dpdk', device: 'net_af_packet0', driver: 'net_af_packet', address: STACK_IP, link_up: true });
+  t.match(up, { backend: 'dpdk', device: `${pmd}0`, driver: pmd, address: STACK_IP, link_up: true });
   t.ok(existsSync(`/var/run/dpdk/${prefix}`), 'the EAL runs with the configured file prefix');
 
   const inNs = (args: string[]) => run('ip', ['netns', 'exec', v.ns, 'curl', '-sS', '-k', '--max-time', '15', ...args], { timeoutMs: 20_000 });
