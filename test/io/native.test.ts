@@ -10,9 +10,17 @@ t.test('the built addon loads and describes itself', async (t) => {
   const addon = loadNative();
   t.equal(loadNative(), addon, 'loaded once');
   t.match(addonPath(), /native\/build\/Release\/sluice_native\.node$/);
-  t.same(Object.keys(addon.features).sort(), ['dpdk', 'fdWaiter', 'libdpdkAtBuild', 'tap']);
+  t.same(Object.keys(addon.features).sort(), ['dpdk', 'fdWaiter', 'libdpdkAtBuild', 'tap', 'xdp']);
   t.equal(addon.features.tap, true);
-  t.equal(addon.features.dpdk, false);
+  // The dpdk port and the XDP loader are compiled in exactly when pkg-config found their library.
+  t.equal(addon.features.dpdk, addon.features.libdpdkAtBuild);
+  let libbpf = true;
+  try {
+    execFileSync('pkg-config', ['--exists', 'libbpf']);
+  } catch {
+    libbpf = false;
+  }
+  t.equal(addon.features.xdp, libbpf);
 });
 
 t.test('native argument errors name the argument', async (t) => {
