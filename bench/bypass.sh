@@ -137,10 +137,14 @@ admin: { address: 127.0.0.1, port: 9901, socket: $WORK/admin.sock }
 logging: { level: info, access_log: false }
 EOF
 } >"$WORK/sluice.yaml"
+# The idle-connection measurement runs without the 1 MiB route: parsing a config that holds a
+# 1 MiB string leaves garbage whose later collection lowers RSS by more than 2,000 connections add.
+grep -v -e '^  - name: bulk' -e '^    match: { path: { exact: /bulk } }' -e '^    direct_response: { status: 200, body: "xxx' "$WORK/sluice.yaml" >"$WORK/sluice-idle.yaml"
+CONFIG=$WORK/sluice.yaml
 
 start_sluice() { # [node flags...]
   : >"$WORK/sluice.log"
-  ip netns exec "$NS_S" taskset -c "$SLUICE_CORE" node "$@" "$ROOT/bin/sluice.js" serve --config "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>&1 &
+  ip netns exec "$NS_S" taskset -c "$SLUICE_CORE" node "$@" "$ROOT/bin/sluice.js" serve --config "$CONFIG" >"$WORK/sluice.log" 2>&1 &
   SLUICE_PID=$!
   for _ in $(seq 150); do
     grep -q '"sluice ready"' "$WORK/sluice.log" && return 0
@@ -155,6 +159,12 @@ move_tap() {
   in_c sysctl -q -w net.ipv6.conf.sbench0.disable_ipv6=1
   ip -n "$NS_C" addr add 198.18.0.1/24 dev sbench0
   ip -n "$NS_C" link set sbench0 up
+}
+restart_sluice() { # [node flags...]: a fresh process; the TAP goes back to Sluice's namespace to be attached by name
+  stop_sluice
+  ip -n "$NS_C" link set sbench0 netns "$NS_S"
+  start_sluice "$@"
+  move_tap
 }
 echo "== sluice: ip netns exec $NS_S taskset -c $SLUICE_CORE node bin/sluice.js serve --config sluice.yaml (listeners kernel 198.18.1.2:443, tap 198.18.0.2:443)"
 start_sluice
@@ -226,23 +236,35 @@ idle_run() { # ip n outfile: opens n idle connections; stdin of the client on fd
   exec 7> >(exec ip netns exec "$NS_C" taskset -c "$LOAD_CORE" node "$WORK/idle.mjs" "$1" "$2" >"$3" 2>&1)
   for _ in $(seq 600); do grep -q '^open' "$3" 2>/dev/null && break; sleep 0.1; done
 }
-# Warm-up on both paths (TLS contexts, JIT, lazily allocated pools) so the first path measured
-# does not pay for start-up; measured on a process that has not run the load yet, whose heap has
-# not grown to its under-load size.
-for ip in 198.18.1.2 198.18.0.2; do idle_run $ip 100 "$WORK/idle-warm.out"; exec 7>&-; sleep 2; done
+# Each path on a fresh process (restarted here), warmed with 100 connections that are closed
+# again, so neither pays for the other's heap growth or for start-up; RSS is the median of three
+# samples a second apart. On the kernel path, the socket buffers are kernel memory, not RSS: the
+# namespace's /proc/net/sockstat "TCP mem" (buffer pages in use) is printed beside it; the
+# kernel's per-socket structures (slab) are in neither figure.
+tcp_mem_pages() { ip netns exec "$NS_S" awk '/^TCP:/ { for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1) }' /proc/net/sockstat; }
+CONFIG=$WORK/sluice-idle.yaml
 for path in kernel tap; do
   ip=198.18.1.2; [ $path = tap ] && ip=198.18.0.2
+  restart_sluice
+  idle_run $ip 100 "$WORK/idle-warm.out"; exec 7>&-; sleep 2
   before=$(rss_settled)
+  mem0=$(tcp_mem_pages)
   idle_run $ip "$IDLE_CONNS" "$WORK/idle-$path.out"
   opened=$(cat "$WORK/idle-$path.out")
   sleep 1
   after=$(rss_settled)
+  mem1=$(tcp_mem_pages)
   exec 7>&-   # closes the client's stdin: it closes its connections and exits
-  per=$(awk -v a="$before" -v b="$after" -v o="$(echo "$opened" | awk '{print $2}')" 'BEGIN { if (o > 0) printf "%.1f", (b - a) / o / 1024; else print "-" }')
-  echo "   $path: $opened; RSS $(awk -v v="$before" 'BEGIN { printf "%.1f", v / 1048576 }') MiB -> $(awk -v v="$after" 'BEGIN { printf "%.1f", v / 1048576 }') MiB = $per KiB per idle connection"
+  n=$(echo "$opened" | awk '{print $2}')
+  per=$(awk -v a="$before" -v b="$after" -v o="$n" 'BEGIN { if (o > 0) printf "%.1f", (b - a) / o / 1024; else print "-" }')
+  kmem=""
+  [ $path = kernel ] && kmem=", plus kernel TCP memory $(awk -v a="$mem0" -v b="$mem1" -v o="$n" 'BEGIN { printf "%.1f", (b - a) * 4 / o }') KiB per connection (sockstat mem $mem0 -> $mem1 pages)"
+  echo "   $path: $opened; RSS $(awk -v v="$before" 'BEGIN { printf "%.1f", v / 1048576 }') MiB -> $(awk -v v="$after" 'BEGIN { printf "%.1f", v / 1048576 }') MiB = $per KiB per idle connection$kmem"
   RES[idle-$path]=$per
-  sleep 3   # let the closes finish before the next path's baseline
+  sleep 2
 done
+CONFIG=$WORK/sluice.yaml
+restart_sluice
 echo "   ratio tap/kernel per idle connection: $(awk -v a="${RES[idle-kernel]}" -v b="${RES[idle-tap]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')"
 
 echo
@@ -291,14 +313,9 @@ ratio=$(awk -v a="$(field kernel-keepalive 1)" -v b="$(field tap-keepalive 1)" '
 if [ "$WANT_PROFILE" = 1 ] || awk -v r="$ratio" -v lim="$PROFILE_BELOW" 'BEGIN { exit !(r < lim) }'; then
   echo
   echo "== profile: tap keep-alive load for $PROFILE_DURATION under node --cpu-prof"
-  stop_sluice
-  # The TAP interface is in the client namespace now; Sluice attaches by name in its own, so the
-  # device goes back first (its address is lost on the move and set again by move_tap).
-  ip -n "$NS_C" link set sbench0 netns "$NS_S"
   mkdir -p "$ROOT/bench/out"
   rm -f "$WORK"/*.cpuprofile
-  start_sluice --cpu-prof --cpu-prof-dir="$WORK"
-  move_tap
+  restart_sluice --cpu-prof --cpu-prof-dir="$WORK"
   load wrk -t1 -c50 -d2s "$TAP_URL/" >/dev/null
   T0=$(date +%s%3N)
   load wrk -t1 -c50 -d"$PROFILE_DURATION" --latency "$TAP_URL/" | grep -E 'Requests/sec|99%' | sed 's/^/   /'
