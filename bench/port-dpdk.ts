@@ -1,0 +1,158 @@
+// Raw DPDK packet-port rates: frames per second per core for rx and tx bursts of DpdkPort over
+// net_af_packet and net_af_xdp on a veth whose peer sits in a throwaway namespace
+// (sluice-t-bench-<pid>). tx: the port sends 60-byte frames in bursts of 32 as fast as it can.
+// rx: bench/tools/pktflood.c floods 60-byte frames from the namespace (AF_PACKET, sendmmsg)
+// while the port busy-polls bursts of 32 and copies them into a FrameBatch. Each DPDK side runs
+// in its own process (the EAL is once per process); CPU is that process's user+sys time.
+// net_null (no kernel, no wire) gives the port's own cost per frame for comparison.
+// Needs root and an addon built with libdpdk. Run: node --import tsx bench/port-dpdk.ts [seconds, default 3]
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cleanupDpdk, DpdkPort } from '../src/io/dpdk.js';
+import { loadNative } from '../src/io/native.js';
+import { createFrameBatch } from '../src/io/port.js';
+
+const HERE = import.meta.dirname;
+const BURST = 32;
+
+function eal(tag: string): string[] {
+  return ['--no-huge', '--no-pci', '-m', '256', '-l', '0', '--no-telemetry', '--file-prefix', `sluice-t-bench-${process.pid}-${tag}`, '--log-level', 'lib.eal:warning'];
+}
+
+interface ChildResult {
+  frames: number;
+  wallMs: number;
+  cpuMs: number;
+  dropped: number;
+  stats: Record<string, unknown>;
+}
+
+function child(mode: string, device: string, seconds: number, tag: string, dstMac: string): void {
+  const port = DpdkPort.open({ eal: eal(tag), device, mempoolSize: 8191, rxQueueSize: 2048, txQueueSize: 2048 });
+  const batch = createFrameBatch(BURST, port.frameMax);
+  if (mode === 'tx') {
+    const mac = dstMac.split(':').map((h) => parseInt(h, 16));
+    for (let i = 0; i < BURST; i++) {
+      const o = i * batch.slotSize;
+      batch.data.set(mac, o);
+      batch.data.set(port.mac, o + 6);
+      batch.data[o + 12] = 0x88; // IEEE 802 local experimental ethertype: the peer's stack ignores it
+      batch.data[o + 13] = 0xb5;
+      batch.lengths[i] = 60;
+    }
+  }
+  process.stdout.write('ready\n');
+  let frames = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  // Check the clock every 64 bursts: performance.now() costs about as much as a small burst.
+  outer: for (;;) {
+    for (let k = 0; k < 64; k++) frames += mode === 'tx' ? port.txBurst(batch, BURST) : port.rxBurst(batch);
+    if (performance.now() >= end) break outer;
+  }
+  const wallMs = performance.now() - t0;
+  const cu = process.cpuUsage(c0);
+  const c = port.counters();
+  const r: ChildResult = { frames, wallMs, cpuMs: (cu.user + cu.system) / 1000, dropped: mode === 'tx' ? c.txDropped : c.rxDropped, stats: { ...port.deviceStats(), xstats: undefined } };
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+  port.close();
+  cleanupDpdk();
+}
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function runChild(mode: string, device: string, seconds: number, tag: string, dstMac: string, onReady: () => void): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    // stderr (DPDK's and libxdp's log) is shown only when the child fails.
+    const p = spawn(process.execPath, ['--import=tsx', join(HERE, 'port-dpdk.ts'), '--child', mode, device, String(seconds), tag, dstMac], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.stdout.on('data', (d: Buffer) => {
+      const before = out;
+      out += d.toString();
+      if (!before.includes('ready\n') && out.includes('ready\n')) onReady();
+    });
+    p.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (code === 0 && line) resolve(JSON.parse(line) as ChildResult);
+      else reject(new Error(`${mode} child exited ${code}: ${out}\n${err}`));
+    });
+  });
+}
+
+function mfps(frames: number, ms: number): string {
+  return ((frames / ms) * 1000 / 1e6).toFixed(3);
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 3);
+  console.log(`# command: node --import tsx bench/port-dpdk.ts ${seconds}`);
+  if (process.getuid?.() !== 0) throw new Error('needs root (namespace, veth, AF_PACKET)');
+  if (!loadNative().features.dpdk) throw new Error('the addon was built without libdpdk (apt-get install libdpdk-dev pkg-config; npm run build:native)');
+  console.log(`# node ${process.version}, ${new Date().toISOString()}, burst ${BURST}, 60-byte frames, one lcore, --no-huge`);
+  const work = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  const flood = join(work, 'pktflood');
+  sh('cc', ['-O2', '-o', flood, join(HERE, 'tools', 'pktflood.c')]);
+  const ns = `sluice-t-bench-${process.pid}`;
+  const host = `sluice-tb${process.pid.toString(36)}`.slice(0, 15);
+  const peer = 'sluice-t-peer';
+  const cleanup = (): void => {
+    try { sh('ip', ['link', 'del', host]); } catch { /* gone */ }
+    try { sh('ip', ['netns', 'del', ns]); } catch { /* gone */ }
+    rmSync(work, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => { cleanup(); process.exit(130); });
+  try {
+    sh('ip', ['netns', 'add', ns]);
+    sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', ns]);
+    sh('sysctl', ['-q', '-w', `net.ipv6.conf.${host}.disable_ipv6=1`]);
+    sh('ip', ['link', 'set', host, 'up']);
+    sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${peer}.disable_ipv6=1`]);
+    sh('ip', ['-n', ns, 'link', 'set', peer, 'up']);
+    const hostMac = sh('cat', [`/sys/class/net/${host}/address`]).trim();
+    const peerMac = sh('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${peer}/address`]).trim();
+    console.log('| pmd | direction | frames/s (wall) | frames per CPU-second of the port process | CPU % | offered (flood) | dropped in port |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    // net_null: no kernel and no wire, so this row is the port's own cost per frame (N-API call
+    // per burst, mbuf alloc/free, one copy per frame); its rx side makes 64-byte frames itself.
+    const nullTx = await runChild('tx', 'net_null0', seconds, 'null-tx', peerMac, () => {});
+    console.log(`| net_null | tx | ${mfps(nullTx.frames, nullTx.wallMs)} M | ${mfps(nullTx.frames, nullTx.cpuMs)} M | ${((nullTx.cpuMs / nullTx.wallMs) * 100).toFixed(0)} | - | ${nullTx.dropped} |`);
+    const nullRx = await runChild('rx', 'net_null0', seconds, 'null-rx', hostMac, () => {});
+    console.log(`| net_null | rx | ${mfps(nullRx.frames, nullRx.wallMs)} M | ${mfps(nullRx.frames, nullRx.cpuMs)} M | ${((nullRx.cpuMs / nullRx.wallMs) * 100).toFixed(0)} | (generated by the PMD) | ${nullRx.dropped} |`);
+    for (const pmd of ['net_af_packet', 'net_af_xdp']) {
+      const device = `${pmd}0,iface=${host}`;
+      const tx = await runChild('tx', device, seconds, `${pmd}-tx`, peerMac, () => {});
+      console.log(`| ${pmd} | tx | ${mfps(tx.frames, tx.wallMs)} M | ${mfps(tx.frames, tx.cpuMs)} M | ${((tx.cpuMs / tx.wallMs) * 100).toFixed(0)} | - | ${tx.dropped} |`);
+      let flooded = '';
+      let floodDone: Promise<void> = Promise.resolve();
+      const rx = await runChild('rx', device, seconds, `${pmd}-rx`, hostMac, () => {
+        floodDone = new Promise((resolve) => {
+          const f = spawn('ip', ['netns', 'exec', ns, flood, peer, hostMac, String(Math.max(1, seconds - 0.5))], { stdio: ['ignore', 'pipe', 'inherit'] });
+          f.stdout.on('data', (d: Buffer) => (flooded += d.toString()));
+          f.on('exit', () => resolve());
+        });
+      });
+      await floodDone;
+      const sent = Number(/frames=(\d+)/.exec(flooded)?.[1] ?? 0);
+      const fsecs = Number(/seconds=([\d.]+)/.exec(flooded)?.[1] ?? 1);
+      // rx wall rate over the flood's duration: the port polls longer than the flood lasts.
+      console.log(`| ${pmd} | rx | ${mfps(rx.frames, fsecs * 1000)} M | ${mfps(rx.frames, rx.cpuMs)} M | ${((rx.cpuMs / rx.wallMs) * 100).toFixed(0)} | ${mfps(sent, fsecs * 1000)} M (${sent} frames) | ${rx.dropped} (device imissed ${String(rx.stats.imissed)}) |`);
+    }
+  } finally {
+    cleanup();
+  }
+}
+
+if (process.argv[2] === '--child') {
+  const [, mode, device, secs, tag, mac] = process.argv.slice(2);
+  child(mode!, device!, Number(secs), tag!, mac!);
+} else {
+  await main();
+}
