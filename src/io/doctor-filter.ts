@@ -54,10 +54,10 @@ export function placeFilter(p: FilterPlacementInput, avail: (ifname: string) => 
   let xdp: FilterPlacement['xdp'];
   if (p.xdp === null) {
     xdp = { interface: null, rules: [], reason: 'not configured (filter.xdp names the interface client traffic enters by)', checks: [] };
-  } else if (p.transport === 'dpdk') {
-    // The af_xdp PMD loads its own redirect program on its interface, and an interface holds
-    // one XDP program; chaining Sluice's rules into that program is not built yet.
-    xdp = { interface: p.xdp.interface, rules: [], reason: 'not wired for transport dpdk yet: the software filter does the work (net_af_xdp brings its own XDP program for the same interface)', checks: [] };
+  } else if (p.transport === 'dpdk' && /^net_af_xdp/.test(p.device) && p.device.split(',').includes(`iface=${p.xdp.interface}`)) {
+    // The af_xdp PMD attaches its own redirect program to its interface, and an interface holds
+    // one XDP program; Sluice's rules inside that redirect program are not built yet.
+    xdp = { interface: p.xdp.interface, rules: [], reason: `not possible on ${p.xdp.interface}: net_af_xdp attaches its own XDP program there (one per interface), so the software filter does the work`, checks: [] };
   } else {
     const a = avail(p.xdp.interface);
     xdp = a.ok

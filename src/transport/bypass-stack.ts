@@ -116,6 +116,10 @@ export class BypassStack {
       port.close();
       throw e;
     }
+    // After the port: net_af_xdp attaches its own redirect program at open, so an XDP filter on
+    // the same interface then fails cleanly (EBUSY, software filter only) instead of breaking the
+    // port. On net_af_packet it runs before the AF_PACKET hook.
+    s.configureXdp(opts.xdp ?? null, opts.filter);
     s.stack.announce();
     s.loop.start();
     return s;

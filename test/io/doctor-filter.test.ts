@@ -23,7 +23,9 @@ t.test('xdp unavailable or not configured: software only, with the reason', asyn
   t.equal(p.software.rules.length, 4);
   const none = placeFilter({ ...base, xdp: null }, () => ok);
   t.match(none.xdp.reason, /not configured/);
-  const dpdk = placeFilter({ ...base, transport: 'dpdk', device: 'net_af_xdp0,iface=veth0' }, () => ok);
-  t.same(dpdk.xdp.rules, []);
-  t.match(dpdk.xdp.reason, /transport dpdk/);
+  const afxdp = placeFilter({ ...base, transport: 'dpdk', device: 'net_af_xdp0,iface=veth0' }, () => ok);
+  t.same(afxdp.xdp.rules, []);
+  t.match(afxdp.xdp.reason, /net_af_xdp attaches its own XDP program/);
+  const afpacket = placeFilter({ ...base, transport: 'dpdk', device: 'net_af_packet0,iface=veth0' }, () => ok);
+  t.same(afpacket.xdp.rules, ['deny (2 CIDRs)', 'allow (1 CIDR)', 'SYN rate per source'], 'net_af_packet: XDP runs before the AF_PACKET hook');
 });

@@ -1,0 +1,75 @@
+// filter.xdp on transport dpdk: with net_af_packet on the host end of a veth, the XDP program on
+// that veth drops a denied client before the AF_PACKET hook (Sluice's stack never sees a frame of
+// it); with net_af_xdp the PMD's own XDP program holds the interface, so the XDP filter reports
+// EBUSY and the software filter does the work (filter_deny counts it).
+
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ROOT, run, startSluice, tempDir } from './harness.js';
+import { netstatCli } from './netns.js';
+import { dpdkSkip, ealArgs, KERNEL_IP, STACK_IP, vethInNamespace } from '../io/veth.js';
+import { xdpAvailability } from '../../src/io/xdp.js';
+import type { BypassNetstat } from '../../src/transport/bypass-stack.js';
+
+const avail = xdpAvailability();
+const skip = dpdkSkip || (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? 'dist/ is not built (npm run build)' : avail.ok ? false : `XDP unavailable: ${avail.reason}`);
+
+function config(eal: string[], device: string, xdpIf: string, socket: string): string {
+  return `dpdk:
+  eal_args: [${eal.map((a) => JSON.stringify(a)).join(', ')}]
+listeners:
+  - name: edge
+    address: ${STACK_IP}
+    port: 80
+    transport: dpdk
+    dpdk: { device: "${device}", prefix_length: 24, mtu: 1500, mempool_size: 4095 }
+    filter: { deny: [${KERNEL_IP}/32], xdp: { interface: ${xdpIf} } }
+routes:
+  - { name: hello, match: { path: { prefix: / } }, direct_response: { status: 200, body: "hello\\n" } }
+admin: { address: 127.0.0.1, port: 0, socket: ${socket} }
+logging: { level: info, access_log: false }
+`;
+}
+
+async function netstat(socket: string): Promise<BypassNetstat> {
+  const r = await netstatCli(socket, true);
+  if (r.code !== 0) throw new Error(`sluice netstat --json failed (${r.code}): ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { stacks: BypassNetstat[] }).stacks[0]!;
+}
+
+async function serve(t: { teardown(fn: () => unknown): void }, pmd: string) {
+  const v = vethInNamespace(t);
+  const eal = ealArgs(t);
+  const dir = await tempDir();
+  const socket = join(dir, 'admin.sock');
+  const sluice = await startSluice(config(eal, `${pmd}0,iface=${v.host}`, v.host, socket), { dir });
+  t.teardown(async () => {
+    await sluice.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const curl = () => run('ip', ['netns', 'exec', v.ns, 'curl', '-s', '--max-time', '2', `http://${STACK_IP}/`], { timeoutMs: 10_000 });
+  return { v, sluice, socket, curl };
+}
+
+t.test('net_af_packet: the denied client dies in XDP on the veth, below DPDK', { skip }, async (t) => {
+  const { sluice, socket, curl } = await serve(t, 'net_af_packet');
+  const attached = await sluice.waitLog((l) => l.msg === 'xdp filter attached');
+  t.ok(Number(attached.prog_id) > 0, `program ${attached.prog_id} (${attached.mode})`);
+  t.equal((await curl()).code, 28, 'curl times out');
+  const n = await netstat(socket);
+  t.ok((n.xdp?.counters?.rules[0]?.packets ?? 0) > 0, `XDP drops: ${n.xdp?.counters?.rules[0]?.packets}`);
+  t.equal(n.stack.counters.rxDrop.filter_deny, 0, 'the software filter saw nothing');
+  t.equal(n.stack.counters.accepted.tcp, 0);
+});
+
+t.test('net_af_xdp: the interface holds the PMD\'s program, so the software filter does the work', { skip }, async (t) => {
+  const { sluice, socket, curl } = await serve(t, 'net_af_xdp');
+  const warn = await sluice.waitLog((l) => l.msg === 'xdp filter not in force; the software filter does the work');
+  t.match(String(warn.reason), /EBUSY/, `reason: ${warn.reason}`);
+  t.equal((await curl()).code, 28, 'curl times out');
+  const n = await netstat(socket);
+  t.equal(n.xdp?.attached, false);
+  t.ok(n.stack.counters.rxDrop.filter_deny > 0, `software filter_deny: ${n.stack.counters.rxDrop.filter_deny}`);
+});
