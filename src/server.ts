@@ -230,7 +230,8 @@ export class SluiceServer {
     const key = `dpdk:${d.device.split(',')[0]}`;
     const existing = this.stacks.get(key);
     if (existing) {
-      existing.setFilter(filterRules(spec));
+      existing.setFilter(filterRules(spec), xdpOptions(spec));
+      this.logXdp(existing);
       return existing;
     }
     const eal = this.snapshot.config.dpdk?.eal_args;
@@ -241,10 +242,12 @@ export class SluiceServer {
       prefixLength: d.prefix_length,
       ...(d.gateway !== undefined ? { gateway: d.gateway } : {}),
       filter: filterRules(spec),
+      ...(xdpOptions(spec) ? { xdp: xdpOptions(spec)! } : {}),
     });
     this.stacks.set(key, stack);
     const port = stack.port as DpdkPort;
     this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk' }, 'bypass stack up');
+    this.logXdp(stack);
     return stack;
   }
 
