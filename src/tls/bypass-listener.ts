@@ -5,8 +5,7 @@
 
 import { SluiceError } from '../errors.js';
 import type { CertStore } from './cert-store.js';
-import { resolveTlsOptions } from './settings.js';
-import { TlsTerminator, type TlsEvents, type TlsListenerOptions } from './terminator.js';
+import { TerminatingListener, type TlsEvents, type TlsListenerOptions } from './terminator.js';
 import type { Connection } from '../transport/connection.js';
 import { TcpConnection, TcpDuplex } from '../transport/bypass.js';
 import type { BypassStack } from '../transport/bypass-stack.js';
@@ -23,18 +22,11 @@ export interface BypassListenerOptions {
   onConnection: (conn: Connection) => void;
 }
 
-export class BypassListener {
-  private readonly tls: TlsTerminator | null;
+export class BypassListener extends TerminatingListener {
   private listener: TcpListener | null = null;
 
   constructor(private readonly opts: BypassListenerOptions) {
-    if (opts.tls !== null) resolveTlsOptions(opts.tls);
-    if (opts.tls !== null && !opts.certs) {
-      throw new SluiceError('SLUICE_CONFIG_INVALID', `listener ${opts.name}: tls is set but no certificates were given`, {
-        field: `listeners.${opts.name}.tls`,
-      });
-    }
-    this.tls = opts.tls === null ? null : new TlsTerminator(opts.name, opts.tls, opts.certs!, opts.events);
+    super(opts.name, opts.tls, opts.certs, opts.events);
   }
 
   listen(): { address: string; port: number } {
@@ -45,20 +37,6 @@ export class BypassListener {
     this.listener = this.opts.stack.listen(this.opts.port, (s) => this.accept(s));
     this.tls?.startTicketRotation();
     return { address: this.opts.stack.opts.address, port: this.opts.port };
-  }
-
-  get handshaking(): number {
-    return this.tls?.handshaking ?? 0;
-  }
-
-  setCertStore(store: CertStore): void {
-    if (!this.tls) throw new Error(`listener ${this.opts.name} is plain TCP; it has no certificates`);
-    this.tls.setCertStore(store);
-  }
-
-  setTlsOptions(input: Partial<TlsListenerOptions>): void {
-    if (!this.tls) throw new Error(`listener ${this.opts.name} is plain TCP; it has no TLS options`);
-    this.tls.setTlsOptions(input);
   }
 
   /** Stops accepting; connections already accepted carry on. */

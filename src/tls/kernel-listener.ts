@@ -20,8 +20,7 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { SluiceError } from '../errors.js';
 import type { CertStore } from './cert-store.js';
-import { resolveTlsOptions } from './settings.js';
-import { TlsTerminator, type TlsEvents, type TlsListenerOptions } from './terminator.js';
+import { TerminatingListener, type TlsEvents, type TlsListenerOptions } from './terminator.js';
 import type { Connection } from '../transport/connection.js';
 import { StreamConnection } from '../transport/stream.js';
 
@@ -42,32 +41,19 @@ export interface KernelListenerOptions {
   backlog?: number;
 }
 
-export class KernelListener {
+export class KernelListener extends TerminatingListener {
   private readonly opts: KernelListenerOptions;
-  private readonly tls: TlsTerminator | null;
   private server: NetServer | null = null;
   private readonly open = new Set<StreamConnection>();
 
   constructor(opts: KernelListenerOptions) {
+    super(opts.name, opts.tls, opts.certs, opts.events);
     this.opts = opts;
-    // Options are checked before certificates, so the first error names the first bad field.
-    if (opts.tls !== null) resolveTlsOptions(opts.tls);
-    if (opts.tls !== null && !opts.certs) {
-      throw new SluiceError('SLUICE_CONFIG_INVALID', `listener ${opts.name}: tls is set but no certificates were given`, {
-        field: `listeners.${opts.name}.tls`,
-      });
-    }
-    this.tls = opts.tls === null ? null : new TlsTerminator(opts.name, opts.tls, opts.certs!, opts.events);
   }
 
   /** Connections handed to onConnection and not yet closed. */
   get connections(): number {
     return this.open.size;
-  }
-
-  /** TLS handshakes in progress (TCP accepted, not yet secure, not yet failed). */
-  get handshaking(): number {
-    return this.tls?.handshaking ?? 0;
   }
 
   async listen(): Promise<{ address: string; port: number }> {
@@ -96,26 +82,6 @@ export class KernelListener {
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('listener address is not a TCP address');
     return { address: addr.address, port: addr.port };
-  }
-
-  /**
-   * Swaps the certificate store: handshakes whose ClientHello arrives after this call use the new
-   * store; connections already established (or mid-handshake) keep the certificate they got.
-   */
-  setCertStore(store: CertStore): void {
-    if (!this.tls) throw new Error(`listener ${this.opts.name} is plain TCP; it has no certificates`);
-    this.tls.setCertStore(store);
-  }
-
-  /** ALPN, minimum version, tickets, rotation and handshake timeout, for handshakes from now on. */
-  setTlsOptions(input: Partial<TlsListenerOptions>): void {
-    if (!this.tls) throw new Error(`listener ${this.opts.name} is plain TCP; it has no TLS options`);
-    this.tls.setTlsOptions(input);
-  }
-
-  /** Replaces the session ticket key now (also done on the rotation schedule). */
-  rotateTicketKey(): void {
-    this.tls?.rotateTicketKey();
   }
 
   /** Stops accepting. Open connections (and handshakes in progress) are left alone. */

@@ -12,6 +12,7 @@
 import { randomBytes, constants as cryptoConstants } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import { SluiceError } from '../errors.js';
 import type { CertStore } from './cert-store.js';
 import { ClientHelloReader } from './client-hello.js';
 import { classifyHandshakeError, type HandshakeFailureReason } from './handshake-errors.js';
@@ -238,5 +239,49 @@ export class TlsTerminator {
 
     watch(raw);
     raw.on('data', onHello);
+  }
+}
+
+/**
+ * What every listener that may terminate TLS shares, whichever data path accepts its bytes: the
+ * terminator (null for plain TCP) and the reload operations on it.
+ */
+export abstract class TerminatingListener {
+  protected readonly tls: TlsTerminator | null;
+
+  constructor(protected readonly listenerName: string, tls: Partial<TlsListenerOptions> | null, certs: CertStore | null, events?: TlsEvents) {
+    // Options are checked before certificates, so the first error names the first bad field.
+    if (tls !== null) resolveTlsOptions(tls);
+    if (tls !== null && !certs) {
+      throw new SluiceError('SLUICE_CONFIG_INVALID', `listener ${listenerName}: tls is set but no certificates were given`, {
+        field: `listeners.${listenerName}.tls`,
+      });
+    }
+    this.tls = tls === null ? null : new TlsTerminator(listenerName, tls, certs!, events);
+  }
+
+  /** TLS handshakes in progress (bytes accepted, not yet secure, not yet failed). */
+  get handshaking(): number {
+    return this.tls?.handshaking ?? 0;
+  }
+
+  /**
+   * Swaps the certificate store: handshakes whose ClientHello arrives after this call use the new
+   * store; connections already established (or mid-handshake) keep the certificate they got.
+   */
+  setCertStore(store: CertStore): void {
+    if (!this.tls) throw new Error(`listener ${this.listenerName} is plain TCP; it has no certificates`);
+    this.tls.setCertStore(store);
+  }
+
+  /** ALPN, minimum version, tickets, rotation and handshake timeout, for handshakes from now on. */
+  setTlsOptions(input: Partial<TlsListenerOptions>): void {
+    if (!this.tls) throw new Error(`listener ${this.listenerName} is plain TCP; it has no TLS options`);
+    this.tls.setTlsOptions(input);
+  }
+
+  /** Replaces the session ticket key now (also done on the rotation schedule). */
+  rotateTicketKey(): void {
+    this.tls?.rotateTicketKey();
   }
 }
