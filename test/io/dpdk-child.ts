@@ -3,7 +3,8 @@
 // JSON object per line on stdout; the test asserts on them. DPDK's own log goes to stderr.
 //
 //   dpdk-child.ts <scenario> <json options>
-//   scenarios: answer (ARP + ICMP responder on a veth), errors (EAL/port/mempool failures)
+//   scenarios: answer (ARP + ICMP responder on a veth), drops (oversize rx, unsendable tx),
+//   errors (EAL/port/mempool failures)
 
 import { createFrameBatch, type FrameBatch } from '../../src/io/port.js';
 import { cleanupDpdk, DpdkPort, initDpdk } from '../../src/io/dpdk.js';
@@ -97,6 +98,41 @@ async function answer(o: Options): Promise<void> {
   emit({ cleaned: dpdkAddon(loadNative())!.dpdkState().state });
 }
 
+/** Frames longer than the rx slot are dropped whole and counted; unsendable tx frames are consumed and counted. */
+async function drops(o: Options): Promise<void> {
+  const port = DpdkPort.open({ eal: o.eal, device: o.device });
+  emit({ ready: true });
+  const rx = createFrameBatch(32, 128);
+  const tx = createFrameBatch(4, 128);
+  const delivered: number[] = [];
+  const end = Date.now() + o.timeoutMs;
+  while (Date.now() < end && port.counters().rxDropped < o.echoes) {
+    const n = port.rxBurst(rx);
+    for (let i = 0; i < n; i++) {
+      const off = i * rx.slotSize;
+      delivered.push(rx.lengths[i]!);
+      const s = summarize(rx.data, off, rx.lengths[i]!);
+      if (s.arp?.op === 1 && s.arp.targetIp === o.stackIp) {
+        const kmac = rx.data.slice(off + 6, off + 12);
+        send(port, tx, arpFrame(2, port.mac, ipBytes(o.stackIp), kmac, ipBytes(o.kernelIp), kmac));
+      }
+    }
+    if (n === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  emit({ rxDone: true, delivered, counters: port.counters(), rxTooBig: port.deviceStats().rxTooBig });
+  // tx: a zero-length frame, a valid one, and one longer than an mbuf's 2048-byte data room.
+  const big = createFrameBatch(3, 4096);
+  const announce = arpFrame(1, port.mac, ipBytes(o.stackIp), new Uint8Array(6), ipBytes(o.stackIp), new Uint8Array(6).fill(0xff));
+  big.data.set(announce, 4096);
+  big.lengths.set([0, announce.length, 3000]);
+  const before = port.counters();
+  const consumed = port.txBurst(big, 3);
+  const after = port.counters();
+  emit({ txDone: true, consumed, txFrames: after.txFrames - before.txFrames, txDropped: after.txDropped - before.txDropped, txTooBig: port.deviceStats().txTooBig });
+  port.close();
+  cleanupDpdk();
+}
+
 function errors(o: Options): void {
   emit({ badEal: caught(() => initDpdk(['--this-is-not-an-eal-option'])) });
   // Argument errors leave the EAL startable: the same process then starts it properly.
@@ -121,6 +157,7 @@ const opts = JSON.parse(json ?? '{}') as Options;
 try {
   if (scenario === 'answer') await answer(opts);
   else if (scenario === 'errors') errors(opts);
+  else if (scenario === 'drops') await drops(opts);
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {
   emit({ fatal: e instanceof SluiceError ? { code: e.code, message: e.message, detail: e.detail } : String(e) });

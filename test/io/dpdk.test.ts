@@ -155,6 +155,23 @@ for (const pmd of ['net_af_packet', 'net_af_xdp'] as const) {
   });
 }
 
+t.test('rx frames longer than the slot are dropped whole and counted; unsendable tx frames are consumed and counted', { skip }, async (t) => {
+  const v = vethInNamespace(t);
+  const eal = ealArgs(t);
+  const child = startChild(t, 'drops', { eal, device: `net_af_packet0,iface=${v.host}`, stackIp: STACK_IP, kernelIp: KERNEL_IP, echoes: 3, timeoutMs: 15_000 });
+  await child.next('ready');
+  // Three 642-byte echo requests into 128-byte slots; no replies come, so the pinger fails.
+  await run('ip', ['netns', 'exec', v.ns, 'python3', '-c', PING, STACK_IP], 20_000);
+  const rx = await child.next('rxDone');
+  const c = rx.counters as Record<string, number>;
+  t.ok(c.rxDropped >= 3, `three oversize frames dropped (${c.rxDropped})`);
+  t.equal(rx.rxTooBig, c.rxDropped, "the device stats' rxTooBig agrees");
+  t.ok((rx.delivered as number[]).every((l) => l <= 128), 'only whole frames that fit were delivered');
+  const tx = await child.next('txDone');
+  t.same({ consumed: tx.consumed, txFrames: tx.txFrames, txDropped: tx.txDropped, txTooBig: tx.txTooBig }, { consumed: 3, txFrames: 1, txDropped: 2, txTooBig: 2 });
+  t.equal(await child.exited, 0);
+});
+
 t.test('errors are typed and leave nothing behind: bad EAL args, missing interface, mempool too small or too big, bad MTU', { skip }, async (t) => {
   const v = vethInNamespace(t);
   const eal = ealArgs(t);
