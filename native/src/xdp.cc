@@ -61,6 +61,9 @@ struct Counter {
 struct Attached {
   bpf_object* obj = nullptr;
   int link_fd = -1;
+  // Adopted (xdpAdopt): map fds this file opened by id, closed on release; the program belongs
+  // to whoever attached it (DPDK's net_af_xdp), so releasing never detaches it.
+  std::vector<int> owned_fds;
   int deny_fd = -1, allow_fd = -1, config_fd = -1, counters_fd = -1;
   std::string pin_dir;
 };
@@ -157,6 +160,41 @@ void Release(Attached* a, bool unpin) {
   }
   if (a->obj) bpf_object__close(a->obj);
   a->obj = nullptr;
+  for (int fd : a->owned_fds) close(fd);
+  a->owned_fds.clear();
+}
+
+// The kernel's view of the XDP program on ifindex: { progId, mode } for the JS result.
+bool QueryAttached(Napi::Env env, int ifindex, const std::string& ifname, uint32_t* progId,
+                   const char** mode) {
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  int err = bpf_xdp_query(ifindex, 0, &q);
+  if (err) {
+    ThrowXdp(env, "bpf_xdp_query", err, ifname);
+    return false;
+  }
+  *mode = q.attach_mode == XDP_ATTACHED_DRV   ? "native"
+          : q.attach_mode == XDP_ATTACHED_SKB ? "generic"
+          : q.attach_mode == XDP_ATTACHED_HW  ? "offload"
+          : q.attach_mode == XDP_ATTACHED_NONE ? "none"
+                                              : "multi";
+  *progId = q.attach_mode == XDP_ATTACHED_SKB ? q.skb_prog_id
+            : q.attach_mode == XDP_ATTACHED_HW ? q.hw_prog_id
+                                               : q.drv_prog_id;
+  return true;
+}
+
+// Pins each map fd under dir (replacing a pin a dead Sluice left), for bpftool.
+bool PinAll(Napi::Env env, const std::string& dir, const int* fds) {
+  for (int i = 0; i < 5; i++) {
+    std::string pin = dir + "/" + kMaps[i];
+    unlink(pin.c_str());
+    if (bpf_obj_pin(fds[i], pin.c_str()) != 0) {
+      ThrowXdp(env, "bpf_obj_pin", errno, pin);
+      return false;
+    }
+  }
+  return true;
 }
 
 // xdpAttach(ifname, objPath, mode, bpffsRoot) -> { handle, progId, ifindex, mode, pinDir }
@@ -244,30 +282,14 @@ Napi::Value XdpAttach(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   a->pin_dir = dir;
-  for (int i = 0; i < 5; i++) {
-    std::string pin = dir + "/" + kMaps[i];
-    unlink(pin.c_str());  // a pin left by a Sluice that died (its program went with its link)
-    err = bpf_map__pin(maps[i], pin.c_str());
-    if (err) {
-      Release(a.get(), true);
-      ThrowXdp(env, "bpf_map__pin", err, pin);
-      return env.Undefined();
-    }
-  }
-
-  LIBBPF_OPTS(bpf_xdp_query_opts, q);
-  err = bpf_xdp_query(static_cast<int>(ifindex), 0, &q);
-  if (err) {
+  int fds[5];
+  for (int i = 0; i < 5; i++) fds[i] = bpf_map__fd(maps[i]);
+  uint32_t progId = 0;
+  const char* actual = "";
+  if (!PinAll(env, dir, fds) || !QueryAttached(env, static_cast<int>(ifindex), ifname, &progId, &actual)) {
     Release(a.get(), true);
-    ThrowXdp(env, "bpf_xdp_query", err, ifname);
     return env.Undefined();
   }
-  const char* actual = q.attach_mode == XDP_ATTACHED_DRV   ? "native"
-                       : q.attach_mode == XDP_ATTACHED_SKB ? "generic"
-                       : q.attach_mode == XDP_ATTACHED_HW  ? "offload"
-                                                           : "multi";
-  uint32_t progId = q.attach_mode == XDP_ATTACHED_SKB ? q.skb_prog_id : q.drv_prog_id;
-  if (q.attach_mode == XDP_ATTACHED_HW) progId = q.hw_prog_id;
 
   int handle = g_next_handle++;
   g_attached[handle] = std::move(a);
@@ -276,6 +298,103 @@ Napi::Value XdpAttach(const Napi::CallbackInfo& info) {
   out.Set("progId", Napi::Number::New(env, progId));
   out.Set("ifindex", Napi::Number::New(env, ifindex));
   out.Set("mode", Napi::String::New(env, actual));
+  out.Set("pinDir", Napi::String::New(env, dir));
+  return out;
+}
+
+// xdpAdopt(ifname, bpffsRoot) -> same shape as xdpAttach. Takes over the maps of a sluice_filter
+// program someone else attached to ifname (DPDK net_af_xdp loads filter_xsk.bpf.o given as its
+// xdp_prog), found through the kernel by program and map ids.
+Napi::Value XdpAdopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string ifname, root;
+  if (!ArgString(info, 0, "ifname", &ifname) || !ArgString(info, 1, "bpffsRoot", &root)) {
+    return env.Undefined();
+  }
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ || ifname.find('/') != std::string::npos) {
+    ThrowArg(env, "argument 'ifname' must be an interface name of 1-15 bytes without '/', got '" +
+                      ifname + "'");
+    return env.Undefined();
+  }
+  g_log.clear();
+  unsigned ifindex = if_nametoindex(ifname.c_str());
+  if (ifindex == 0) {
+    ThrowXdp(env, "if_nametoindex", errno, "interface '" + ifname + "'");
+    return env.Undefined();
+  }
+  uint32_t progId = 0;
+  const char* mode = "";
+  if (!QueryAttached(env, static_cast<int>(ifindex), ifname, &progId, &mode)) return env.Undefined();
+  if (progId == 0) {
+    ThrowXdp(env, "bpf_xdp_query", ENOENT, "no XDP program on '" + ifname + "' to adopt");
+    return env.Undefined();
+  }
+  auto a = std::make_unique<Attached>();
+  int pfd = bpf_prog_get_fd_by_id(progId);
+  if (pfd < 0) {
+    ThrowXdp(env, "bpf_prog_get_fd_by_id", errno, "program " + std::to_string(progId));
+    return env.Undefined();
+  }
+  a->owned_fds.push_back(pfd);
+  uint32_t mapIds[16] = {};
+  bpf_prog_info pinfo;
+  std::memset(&pinfo, 0, sizeof pinfo);
+  pinfo.nr_map_ids = 16;
+  pinfo.map_ids = reinterpret_cast<uint64_t>(mapIds);
+  uint32_t len = sizeof pinfo;
+  if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len) != 0) {
+    int e = errno;
+    Release(a.get(), false);
+    ThrowXdp(env, "bpf_obj_get_info_by_fd", e, "program " + std::to_string(progId));
+    return env.Undefined();
+  }
+  if (std::strncmp(pinfo.name, kProgName, sizeof pinfo.name) != 0) {
+    Release(a.get(), false);
+    ThrowXdp(env, "bpf_obj_get_info_by_fd", EINVAL,
+             "the XDP program on '" + ifname + "' is '" + std::string(pinfo.name) + "', not " + kProgName);
+    return env.Undefined();
+  }
+  int fds[5] = {-1, -1, -1, -1, -1};
+  for (uint32_t i = 0; i < pinfo.nr_map_ids && i < 16; i++) {
+    int mfd = bpf_map_get_fd_by_id(mapIds[i]);
+    if (mfd < 0) continue;
+    a->owned_fds.push_back(mfd);
+    bpf_map_info minfo;
+    std::memset(&minfo, 0, sizeof minfo);
+    uint32_t mlen = sizeof minfo;
+    if (bpf_obj_get_info_by_fd(mfd, &minfo, &mlen) != 0) continue;
+    for (int k = 0; k < 5; k++) {
+      if (std::strncmp(minfo.name, kMaps[k], sizeof minfo.name) == 0) fds[k] = mfd;
+    }
+  }
+  for (int k = 0; k < 5; k++) {
+    if (fds[k] < 0) {
+      Release(a.get(), false);
+      ThrowXdp(env, "bpf_map_get_fd_by_id", ENOENT, std::string("map ") + kMaps[k] + " of program " + std::to_string(progId));
+      return env.Undefined();
+    }
+  }
+  a->deny_fd = fds[0];
+  a->allow_fd = fds[1];
+  a->config_fd = fds[2];
+  a->counters_fd = fds[4];
+  std::string dir = root + "/sluice/" + ifname;
+  if (!EnsurePinDir(env, root, dir)) {
+    Release(a.get(), false);
+    return env.Undefined();
+  }
+  a->pin_dir = dir;
+  if (!PinAll(env, dir, fds)) {
+    Release(a.get(), true);
+    return env.Undefined();
+  }
+  int handle = g_next_handle++;
+  g_attached[handle] = std::move(a);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("handle", Napi::Number::New(env, handle));
+  out.Set("progId", Napi::Number::New(env, progId));
+  out.Set("ifindex", Napi::Number::New(env, ifindex));
+  out.Set("mode", Napi::String::New(env, mode));
   out.Set("pinDir", Napi::String::New(env, dir));
   return out;
 }
@@ -449,7 +568,8 @@ Napi::Value XdpCounters(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(slots));
 }
 
-// xdpDetach(handle): detaches the program (closing its link), unpins the maps, frees the object.
+// xdpDetach(handle): detaches the program (closing its link; an adopted one stays with its
+// owner), unpins the maps, frees the object.
 Napi::Value XdpDetach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Attached* a = ArgHandle(info);
@@ -463,6 +583,7 @@ Napi::Value XdpDetach(const Napi::CallbackInfo& info) {
 
 void InitXdp(Napi::Env env, Napi::Object exports) {
   exports.Set("xdpAttach", Napi::Function::New(env, XdpAttach, "xdpAttach"));
+  exports.Set("xdpAdopt", Napi::Function::New(env, XdpAdopt, "xdpAdopt"));
   exports.Set("xdpSetRules", Napi::Function::New(env, XdpSetRules, "xdpSetRules"));
   exports.Set("xdpCounters", Napi::Function::New(env, XdpCounters, "xdpCounters"));
   exports.Set("xdpDetach", Napi::Function::New(env, XdpDetach, "xdpDetach"));

@@ -22,8 +22,14 @@ fi
 # asm/types.h lives under the multiarch include dir, which -target bpf does not search.
 multiarch="$(gcc -print-multiarch 2>/dev/null || true)"
 [ -n "$multiarch" ] && [ -d "/usr/include/$multiarch" ] && cflags+=("-I/usr/include/$multiarch")
-if ! log="$(clang -O2 -g -Wall -Werror -target bpf "${cflags[@]}" -c "$root/native/xdp/filter.bpf.c" -o "$out/filter.bpf.o" 2>&1)"; then
-  echo "$log" >&2
-  unavailable "clang failed to compile native/xdp/filter.bpf.c: $(echo "$log" | grep -m1 error || echo "$log" | tail -1)"
-fi
-echo "sluice: built native/build/xdp/filter.bpf.o" >&2
+# filter.bpf.o: plain XDP (TAP and net_af_packet paths); filter_xsk.bpf.o: the same filter that
+# redirects what it passes into AF_XDP sockets (DPDK net_af_xdp's xdp_prog).
+for variant in filter:"" filter_xsk:-DSLUICE_XSK; do
+  name="${variant%%:*}"
+  if ! log="$(clang -O2 -g -Wall -Werror -target bpf "${cflags[@]}" ${variant#*:} -c "$root/native/xdp/filter.bpf.c" -o "$out/$name.bpf.o" 2>&1)"; then
+    echo "$log" >&2
+    rm -f "$out/filter.bpf.o" "$out/filter_xsk.bpf.o"
+    unavailable "clang failed to compile native/xdp/filter.bpf.c: $(echo "$log" | grep -m1 error || echo "$log" | tail -1)"
+  fi
+done
+echo "sluice: built native/build/xdp/filter.bpf.o and filter_xsk.bpf.o" >&2

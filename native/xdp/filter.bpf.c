@@ -76,6 +76,21 @@ struct {
   __type(value, __u64);
 } syn_tat SEC(".maps");
 
+#ifdef SLUICE_XSK
+// Built a second time with -DSLUICE_XSK (filter_xsk.bpf.o) for DPDK's net_af_xdp: given to the
+// PMD as its xdp_prog, the program steers what it passes into the AF_XDP socket of the receive
+// queue (the PMD fills xsks_map), and the kernel stack gets what has no socket.
+struct {
+  __uint(type, BPF_MAP_TYPE_XSKMAP);
+  __uint(max_entries, 64);
+  __type(key, __u32);
+  __type(value, __u32);
+} xsks_map SEC(".maps");
+#define PASS(ctx) bpf_redirect_map(&xsks_map, (ctx)->rx_queue_index, XDP_PASS)
+#else
+#define PASS(ctx) XDP_PASS
+#endif
+
 // Per-CPU so the hot path never contends on a cache line; the loader sums the CPUs.
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -117,17 +132,17 @@ int sluice_filter(struct xdp_md *ctx) {
   __u64 len = end - data;
 
   struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > end) return XDP_PASS;
-  if (eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
+  if ((void *)(eth + 1) > end) return PASS(ctx);
+  if (eth->h_proto != bpf_htons(ETH_P_IP)) return PASS(ctx);
   struct iphdr *ip = (void *)(eth + 1);
-  if ((void *)(ip + 1) > end) return XDP_PASS;
+  if ((void *)(ip + 1) > end) return PASS(ctx);
   // A malformed header is the stack's business (it counts bad_ip_header); pass it on.
-  if (ip->ihl < 5) return XDP_PASS;
+  if (ip->ihl < 5) return PASS(ctx);
 
   __u32 zero = 0;
   struct config *cfg = bpf_map_lookup_elem(&config, &zero);
-  if (!cfg) return XDP_PASS;
-  if (cfg->dst != 0 && ip->daddr != cfg->dst) return XDP_PASS;
+  if (!cfg) return PASS(ctx);
+  if (cfg->dst != 0 && ip->daddr != cfg->dst) return PASS(ctx);
 
   struct lpm_v4 key = {.prefixlen = 32, .addr = ip->saddr};
   __u32 *slot = bpf_map_lookup_elem(&deny_v4, &key);
@@ -145,7 +160,7 @@ int sluice_filter(struct xdp_md *ctx) {
     if ((void *)(tcp + 1) <= end && tcp->syn && !tcp->ack && !syn_allowed(ip->saddr, cfg))
       return count(SLOT_SYN_RATE, len, XDP_DROP);
   }
-  return count(SLOT_PASS, len, XDP_PASS);
+  return count(SLOT_PASS, len, PASS(ctx));
 }
 
 // The kernel checks this string for GPL-only helpers; none is used, but BPF programs are

@@ -2,7 +2,8 @@
 // in the NIC (rte_flow), in the XDP program (src/io/xdp.ts) and in Sluice's software filter
 // (src/net/filter.ts). Read-only like the backend checks: nothing is attached.
 
-import { xdpAvailability, type XdpAvailability } from './xdp.js';
+import { existsSync } from 'node:fs';
+import { xdpAvailability, xdpXskObjectPath, type XdpAvailability } from './xdp.js';
 
 export interface FilterPlacementInput {
   listener: string;
@@ -55,9 +56,13 @@ export function placeFilter(p: FilterPlacementInput, avail: (ifname: string) => 
   if (p.xdp === null) {
     xdp = { interface: null, rules: [], reason: 'not configured (filter.xdp names the interface client traffic enters by)', checks: [] };
   } else if (p.transport === 'dpdk' && /^net_af_xdp/.test(p.device) && p.device.split(',').includes(`iface=${p.xdp.interface}`)) {
-    // The af_xdp PMD attaches its own redirect program to its interface, and an interface holds
-    // one XDP program; Sluice's rules inside that redirect program are not built yet.
-    xdp = { interface: p.xdp.interface, rules: [], reason: `not possible on ${p.xdp.interface}: net_af_xdp attaches its own XDP program there (one per interface), so the software filter does the work`, checks: [] };
+    // The af_xdp PMD attaches the steering program itself: Sluice hands it filter_xsk.bpf.o
+    // (xdp_prog=), which filters and then redirects into the socket.
+    const a = avail(p.xdp.interface);
+    const xsk = existsSync(xdpXskObjectPath());
+    xdp = a.ok && xsk
+      ? { interface: p.xdp.interface, rules: ruleNames(p, false), reason: `in the steering program net_af_xdp loads on ${p.xdp.interface} (xdp_prog=${xdpXskObjectPath()})`, checks: a.checks }
+      : { interface: p.xdp.interface, rules: [], reason: `unavailable: ${a.ok ? `${xdpXskObjectPath()} is not built` : a.reason}`, checks: a.checks };
   } else {
     const a = avail(p.xdp.interface);
     xdp = a.ok

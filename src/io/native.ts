@@ -47,6 +47,7 @@ export interface XdpAttachResult {
 /** The XDP loader's functions, present when features.xdp (see src/io/xdp.ts for the meaning). */
 export interface NativeXdp {
   xdpAttach(ifname: string, objPath: string, mode: string, bpffsRoot: string): XdpAttachResult;
+  xdpAdopt(ifname: string, bpffsRoot: string): XdpAttachResult;
   xdpSetRules(handle: number, deny: Uint32Array, allow: Uint32Array, synIntervalNs: number, synToleranceNs: number, dst: number, resetSlots: Uint32Array): void;
   xdpCounters(handle: number, out: Float64Array, slots: number): number;
   xdpDetach(handle: number): void;

@@ -92,6 +92,14 @@ export function xdpObjectPath(): string {
   return join(dirname(dirname(dirname(addonPath()))), 'build', 'xdp', 'filter.bpf.o');
 }
 
+/**
+ * The same filter built to redirect what it passes into AF_XDP sockets: DPDK's net_af_xdp loads
+ * it as its `xdp_prog=` and fills its xsks_map; Sluice then adopts its maps (XdpFilter.adopt).
+ */
+export function xdpXskObjectPath(): string {
+  return join(dirname(xdpObjectPath()), 'filter_xsk.bpf.o');
+}
+
 function formatPrefix(p: XdpPrefix): string {
   const n = p.network >>> 0;
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${p.prefixLength}`;
@@ -216,6 +224,31 @@ export class XdpFilter {
       res = xdp.xdpAttach(ifname, objectPath, opts.mode ?? 'auto', opts.bpffsRoot ?? DEFAULT_BPFFS_ROOT);
     } catch (e) {
       throw fromNative(e, `XDP attach to ${ifname}`);
+    }
+    const f = new XdpFilter(xdp, res.handle, ifname, res.progId, res.mode, res.pinDir);
+    try {
+      f.setRules(rules);
+    } catch (e) {
+      f.detach();
+      throw e;
+    }
+    return f;
+  }
+
+  /**
+   * Takes over the maps of the sluice_filter program another loader attached to `ifname` (DPDK's
+   * net_af_xdp with xdp_prog=filter_xsk.bpf.o) and installs `rules`. detach() then only releases
+   * the maps and pins: the program belongs to its loader and goes when the port closes.
+   */
+  static adopt(ifname: string, rules: XdpRules, opts: Pick<XdpAttachOptions, 'bpffsRoot'> = {}): XdpFilter {
+    const native = nativeAvailable();
+    const xdp = native.ok ? nativeXdp(native.addon) : null;
+    if (xdp === null) throw xdpError(`XDP filter on ${ifname} unavailable: the addon has no XDP loader (libbpf at build time)`, { ifname });
+    let res;
+    try {
+      res = xdp.xdpAdopt(ifname, opts.bpffsRoot ?? DEFAULT_BPFFS_ROOT);
+    } catch (e) {
+      throw fromNative(e, `XDP adopt on ${ifname}`);
     }
     const f = new XdpFilter(xdp, res.handle, ifname, res.progId, res.mode, res.pinDir);
     try {

@@ -9,7 +9,8 @@ import type { PacketPort, PortCounters } from '../io/port.js';
 import { NetStack, type NetstatView } from '../net/stack.js';
 import type { FilterRules } from '../net/filter.js';
 import { lowerToXdp } from '../net/filter-xdp.js';
-import { XdpFilter, type XdpCounters, type XdpMode } from '../io/xdp.js';
+import { XdpFilter, xdpXskObjectPath, type XdpCounters, type XdpMode } from '../io/xdp.js';
+import { existsSync } from 'node:fs';
 import { TcpLayer } from '../net/tcp/layer.js';
 import type { TcpListener } from '../net/tcp/socket.js';
 import type { TcpSocket } from '../net/tcp/socket.js';
@@ -108,7 +109,11 @@ export class BypassStack {
    * poll-only, so the loop backs off with timers when idle (bounded wake-up latency).
    */
   static openDpdk(opts: BypassDpdkOptions): BypassStack {
-    const port = DpdkPort.open(opts.dpdk);
+    // net_af_xdp on the filter's own interface: the PMD loads Sluice's filter as its steering
+    // program (xdp_prog=), so drops happen there and what passes goes to the socket.
+    const xsk = opts.xdp !== undefined && afXdpIface(opts.dpdk.device) === opts.xdp.interface && existsSync(xdpXskObjectPath());
+    const device = xsk ? `${opts.dpdk.device},xdp_prog=${xdpXskObjectPath()}` : opts.dpdk.device;
+    const port = DpdkPort.open({ ...opts.dpdk, device });
     let s: BypassStack;
     try {
       s = new BypassStack({ ...opts, device: port.name, mtu: port.mtu }, port);
@@ -116,10 +121,10 @@ export class BypassStack {
       port.close();
       throw e;
     }
-    // After the port: net_af_xdp attaches its own redirect program at open, so an XDP filter on
-    // the same interface then fails cleanly (EBUSY, software filter only) instead of breaking the
-    // port. On net_af_packet it runs before the AF_PACKET hook.
-    s.configureXdp(opts.xdp ?? null, opts.filter);
+    // After the port: net_af_xdp has attached its program by now (ours, adopted, when xsk; its
+    // default redirect otherwise, and then our attach fails cleanly with EBUSY, software filter
+    // only). On net_af_packet the filter runs before the AF_PACKET hook.
+    s.configureXdp(opts.xdp ?? null, opts.filter, xsk);
     s.stack.announce();
     s.loop.start();
     return s;
@@ -164,13 +169,14 @@ export class BypassStack {
   }
 
   /** Attaches (or detaches) the XDP copy; on failure records why and leaves the software filter alone. */
-  private configureXdp(xdp: BypassXdpOptions | null, rules: FilterRules): void {
+  private configureXdp(xdp: BypassXdpOptions | null, rules: FilterRules, adopt = false): void {
     this.detachXdp();
     this.xdpOpts = xdp;
     this.xdpError = undefined;
     if (xdp === null) return;
     try {
-      this.xdp = XdpFilter.attach(xdp.interface, lowerToXdp(rules, this.opts.address), { mode: xdp.mode });
+      const lowered = lowerToXdp(rules, this.opts.address);
+      this.xdp = adopt ? XdpFilter.adopt(xdp.interface, lowered) : XdpFilter.attach(xdp.interface, lowered, { mode: xdp.mode });
     } catch (e) {
       this.xdpError = (e as Error).message;
     }
@@ -234,6 +240,14 @@ export class BypassStack {
     this.detachXdp();
     this.port.close();
   }
+}
+
+/** The iface= of a net_af_xdp devargs string, else null. */
+function afXdpIface(devargs: string): string | null {
+  const parts = devargs.split(',');
+  if (!/^net_af_xdp/.test(parts[0]!) || parts.some((p) => p.startsWith('xdp_prog='))) return null;
+  const i = parts.find((p) => p.startsWith('iface='));
+  return i === undefined ? null : i.slice('iface='.length);
 }
 
 function sameXdp(a: BypassXdpOptions | null, b: BypassXdpOptions | null): boolean {

@@ -1,11 +1,11 @@
 // filter.xdp on transport dpdk: with net_af_packet on the host end of a veth, the XDP program on
 // that veth drops a denied client before the AF_PACKET hook (Sluice's stack never sees a frame of
-// it); with net_af_xdp the PMD's own XDP program holds the interface, so the XDP filter reports
-// EBUSY and the software filter does the work (filter_deny counts it).
+// it); with net_af_xdp the PMD loads Sluice's filter (filter_xsk.bpf.o, xdp_prog=) as the program
+// that steers packets into its AF_XDP socket, and Sluice adopts its maps.
 
 import t from 'tap';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, run, startSluice, tempDir } from './harness.js';
 import { netstatCli } from './netns.js';
@@ -64,12 +64,26 @@ t.test('net_af_packet: the denied client dies in XDP on the veth, below DPDK', {
   t.equal(n.stack.counters.accepted.tcp, 0);
 });
 
-t.test('net_af_xdp: the interface holds the PMD\'s program, so the software filter does the work', { skip }, async (t) => {
-  const { sluice, socket, curl } = await serve(t, 'net_af_xdp');
-  const warn = await sluice.waitLog((l) => l.msg === 'xdp filter not in force; the software filter does the work');
-  t.match(String(warn.reason), /EBUSY/, `reason: ${warn.reason}`);
-  t.equal((await curl()).code, 28, 'curl times out');
-  const n = await netstat(socket);
-  t.equal(n.xdp?.attached, false);
-  t.ok(n.stack.counters.rxDrop.filter_deny > 0, `software filter_deny: ${n.stack.counters.rxDrop.filter_deny}`);
+t.test('net_af_xdp: the PMD loads Sluice\'s filter as its steering program; drops there, passes into the socket', { skip }, async (t) => {
+  const { v, sluice, socket, curl } = await serve(t, 'net_af_xdp');
+  const attached = await sluice.waitLog((l) => l.msg === 'xdp filter attached');
+  const link = await run('ip', ['-d', 'link', 'show', 'dev', v.host]);
+  t.match(link.stdout, new RegExp(`prog/xdp id ${attached.prog_id} name sluice_filter`), 'the program on the interface is Sluice\'s filter');
+  t.equal((await curl()).code, 28, 'the denied client times out');
+  let n = await netstat(socket);
+  t.ok((n.xdp?.counters?.rules[0]?.packets ?? 0) > 0, `XDP drops: ${n.xdp?.counters?.rules[0]?.packets}`);
+  t.equal(n.stack.counters.rxDrop.filter_deny, 0, 'the software filter saw nothing');
+
+  // Reload without the rule: the same program now redirects the client's packets to the socket.
+  const yaml = await readFile(sluice.configPath, 'utf8');
+  await writeFile(`${sluice.configPath}.new`, yaml.replace(`deny: [${KERNEL_IP}/32]`, 'deny: []'));
+  await rename(`${sluice.configPath}.new`, sluice.configPath);
+  sluice.proc.kill('SIGHUP');
+  await sluice.waitLog((l) => l.msg === 'config reloaded' && l.trigger === 'SIGHUP');
+  const ok = await curl();
+  t.equal(ok.code, 0, `curl after reload: ${ok.stderr}`);
+  t.equal(ok.stdout, 'hello\n');
+  n = await netstat(socket);
+  t.ok((n.xdp?.counters?.passed.packets ?? 0) > 0, 'XDP passed (redirected) packets');
+  t.match((await run('ip', ['-d', 'link', 'show', 'dev', v.host])).stdout, new RegExp(`prog/xdp id ${attached.prog_id} `), 'same program after the reload');
 });

@@ -24,8 +24,8 @@ t.test('xdp unavailable or not configured: software only, with the reason', asyn
   const none = placeFilter({ ...base, xdp: null }, () => ok);
   t.match(none.xdp.reason, /not configured/);
   const afxdp = placeFilter({ ...base, transport: 'dpdk', device: 'net_af_xdp0,iface=veth0' }, () => ok);
-  t.same(afxdp.xdp.rules, []);
-  t.match(afxdp.xdp.reason, /net_af_xdp attaches its own XDP program/);
+  t.same(afxdp.xdp.rules, ['deny (2 CIDRs)', 'allow (1 CIDR)', 'SYN rate per source']);
+  t.match(afxdp.xdp.reason, /steering program net_af_xdp loads on veth0 \(xdp_prog=.*filter_xsk\.bpf\.o\)/);
   const afpacket = placeFilter({ ...base, transport: 'dpdk', device: 'net_af_packet0,iface=veth0' }, () => ok);
   t.same(afpacket.xdp.rules, ['deny (2 CIDRs)', 'allow (1 CIDR)', 'SYN rate per source'], 'net_af_packet: XDP runs before the AF_PACKET hook');
 });

@@ -173,3 +173,33 @@ t.test('a program the verifier rejects: SLUICE_XDP from bpf_object__load with th
   t.match(String(err.detail.log), /invalid access to packet|R\d+ invalid mem access/, 'the verifier says why');
   t.equal(xdpProgId(hostIf), 0, 'nothing left attached');
 });
+
+t.test('adopt: SLUICE_XDP when the interface has no program, or one that is not sluice_filter', { skip: skip || (hasClang() ? false : 'clang is not installed') }, async (t) => {
+  const { hostIf } = await setup(t);
+  const none = t.throws(() => XdpFilter.adopt(hostIf, rules())) as SluiceError;
+  t.equal(none.code, 'SLUICE_XDP');
+  t.equal(none.detail.errnoName, 'ENOENT');
+  t.match(none.message, /no XDP program on/);
+  // A valid program with another name, attached the way another tool would.
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-xdp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const src = join(dir, 'other.bpf.c');
+  writeFileSync(src, '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int other_prog(struct xdp_md *ctx) { return XDP_PASS; }\nchar LICENSE[] SEC("license") = "GPL";\n');
+  const multiarch = execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).trim();
+  execFileSync('clang', ['-O2', '-target', 'bpf', `-I/usr/include/${multiarch}`, '-c', src, '-o', join(dir, 'other.bpf.o')]);
+  execFileSync('ip', ['link', 'set', 'dev', hostIf, 'xdp', 'obj', join(dir, 'other.bpf.o'), 'sec', 'xdp']);
+  t.teardown(() => {
+    try {
+      execFileSync('ip', ['link', 'set', 'dev', hostIf, 'xdp', 'off']);
+    } catch {
+      // the veth is already gone
+    }
+  });
+  const foreign = t.throws(() => XdpFilter.adopt(hostIf, rules())) as SluiceError;
+  t.equal(foreign.code, 'SLUICE_XDP');
+  t.match(foreign.message, /is 'other_prog', not sluice_filter/);
+  // And attach refuses to replace it.
+  const busy = t.throws(() => XdpFilter.attach(hostIf, rules())) as SluiceError;
+  t.equal(busy.detail.errnoName, 'EBUSY');
+  t.match(busy.message, /already has an XDP program/);
+});
