@@ -147,6 +147,11 @@ export class Metrics {
     ]);
     counter('sluice_bypass_packets_total', 'Frames moved by the packet port, by direction', ['device', 'direction'], (s) => [[{ direction: 'rx' }, s.poll.rxPackets], [{ direction: 'tx' }, s.poll.txPackets]]);
     counter('sluice_bypass_empty_polls_total', 'Poll iterations that moved no frame', ['device'], (s) => [[{}, s.poll.emptyPolls]]);
+    counter('sluice_bypass_port_drops_total', 'Frames the packet port dropped (longer than a slot, unsendable, device error), by direction', ['device', 'direction'], (s) => [[{ direction: 'rx' }, s.port.counters.rxDropped], [{ direction: 'tx' }, s.port.counters.txDropped]]);
+    // DPDK ports: the PMD's extended statistics as they are named by the driver (rx_missed_errors,
+    // rx_mbuf_allocation_errors, per-queue counts, ...); all are monotonic counters.
+    counter('sluice_bypass_port_xstats_total', 'DPDK device extended statistics (rte_eth_xstats_get) by name', ['device', 'name'], (s) =>
+      Object.entries(s.port.xstats ?? {}).map(([name, v]): [Record<string, string>, number] => [{ name }, v]));
     // The XDP copy of the packet filter (docs/xdp.md): drops here never reached the stack above.
     new Gauge({
       name: 'sluice_bypass_xdp_attached', help: 'Whether the XDP copy of the packet filter is attached (1) or configured but not in force (0)', labelNames: ['device', 'interface'] as const, registers: r,

@@ -61,6 +61,11 @@ for (const pmd of ['net_af_packet', 'net_af_xdp'] as const) t.test(`serve over t
   t.equal(access.length, 6, 'six requests logged on the hello route');
   t.equal(access[0]?.client, KERNEL_IP, 'client address seen by the gateway is the namespace side');
 
+  const metrics = await run('curl', ['-sS', `http://127.0.0.1:${sluice.ports.get('admin')}/metrics`], { timeoutMs: 10_000 });
+  const rxGood = new RegExp(`sluice_bypass_port_xstats_total\\{device="${pmd}0",name="rx_good_packets"\\} (\\d+)`).exec(metrics.stdout);
+  t.ok(rxGood && Number(rxGood[1]) > 20, `the PMD's xstats are exported as metrics (rx_good_packets ${rxGood?.[1]})`);
+  t.match(metrics.stdout, new RegExp(`sluice_bypass_port_drops_total\\{device="${pmd}0",direction="rx"\\} 0`));
+
   const exit = await sluice.stop('SIGTERM');
   stopped = true;
   t.same(exit, { code: 0, signal: null }, 'SIGTERM: drained and exited 0');
