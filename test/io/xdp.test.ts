@@ -203,3 +203,14 @@ t.test('adopt: SLUICE_XDP when the interface has no program, or one that is not 
   t.equal(busy.detail.errnoName, 'EBUSY');
   t.match(busy.message, /already has an XDP program/);
 });
+
+t.test("mode 'generic' runs after skb allocation and still drops the denied source", { skip }, async (t) => {
+  const { port, rx, ns, hostIf } = await setup(t);
+  const f = XdpFilter.attach(hostIf, rules({ deny: [{ network: CLIENT, prefixLength: 32 }] }), { mode: 'generic' });
+  t.teardown(() => f.detach());
+  t.equal(f.mode, 'generic');
+  await sendUdp(ns, SLUICE_IP, 10);
+  const seen = await drain(port, rx, 300);
+  t.equal(seen.udp, 0);
+  t.ok(f.counters().rules[0]!.packets >= 10, `generic-mode drops: ${f.counters().rules[0]!.packets}`);
+});
