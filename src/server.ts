@@ -478,7 +478,8 @@ function http1Options(spec: ListenerSpec): Http1Options {
     maxRequestLineBytes: h.max_request_line_bytes,
     maxHeaderBytes: h.max_header_bytes,
     maxHeaderCount: h.max_header_count,
-    maxBodyBytes: h.max_body_bytes,
+    // 0 in the config means no limit (schema: max_body_bytes).
+    maxBodyBytes: h.max_body_bytes === 0 ? Number.MAX_SAFE_INTEGER : h.max_body_bytes,
     headersTimeoutMs: h.headers_timeout_ms,
     idleTimeoutMs: h.idle_timeout_ms,
     maxPipelined: 16,

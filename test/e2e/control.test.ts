@@ -129,3 +129,25 @@ t.test('SIGTERM drains: in-flight request finishes, new connections refused, exi
   const exit = await sluice.stop();
   t.equal(exit.code, 0);
 });
+
+t.test('http.max_body_bytes: 0 means no limit; a positive limit answers 413', async (t) => {
+  const sluice = await startSluice(`
+listeners:
+  - { name: open, address: 127.0.0.1, port: 0, http: { max_body_bytes: 0 } }
+  - { name: tight, address: 127.0.0.1, port: 0, http: { max_body_bytes: 1000 } }
+routes:
+  - name: sink
+    match: { path: { prefix: / } }
+    direct_response: { status: 200, body: "ok" }
+admin: { address: 127.0.0.1, port: 0 }
+logging: { level: info, access_log: false }
+`);
+  t.teardown(() => sluice.stop());
+  const body = Buffer.alloc(2 * 1024 * 1024, 0x61);
+  const open = await undiciRequest(`http://127.0.0.1:${sluice.ports.get('open')}/`, { method: 'POST', body });
+  t.equal(open.statusCode, 200, 'a 2 MiB body passes with no limit');
+  await open.body.text();
+  const tight = await undiciRequest(`http://127.0.0.1:${sluice.ports.get('tight')}/`, { method: 'POST', body: Buffer.alloc(2000, 0x61) });
+  t.equal(tight.statusCode, 413, 'over the limit: 413');
+  await tight.body.text();
+});
