@@ -63,7 +63,14 @@ struct PortState {
   uint64_t rxTooBig = 0;  // frames longer than the caller's slot, dropped
   uint64_t txTooBig = 0;  // frames of length 0 or longer than one mbuf, dropped
   uint64_t txNoMbuf = 0;  // tx bursts cut short because the pool was empty
+  // dpdkRxBurstInPlace: mbufs whose data JavaScript is reading, freed by the next call or close.
+  std::vector<rte_mbuf*> held;
 };
+
+void FreeHeld(PortState& st) {
+  if (!st.held.empty()) rte_pktmbuf_free_bulk(st.held.data(), static_cast<unsigned>(st.held.size()));
+  st.held.clear();
+}
 
 PortState g_ports[RTE_MAX_ETHPORTS];
 
@@ -518,6 +525,65 @@ Napi::Value DpdkRxBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
+// The zero-copy alternative to dpdkRxBurst, kept for bench/port-dpdk.ts to measure against
+// (docs/dpdk.md): dpdkPoolView(portId) returns one external ArrayBuffer over the port's mbuf
+// pool (one memory chunk), and dpdkRxBurstInPlace(portId, offsets, lengths, capacity) -> count
+// reports where each received frame already lies in that buffer instead of copying it. The
+// mbufs stay held (the PMD cannot reuse them) until the next call or the port's close.
+void NoFinalize(Napi::Env, void*) {}
+
+Napi::Value DpdkPoolView(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint16_t port;
+  if (!ArgPort(info, 0, &port)) return env.Undefined();
+  rte_mempool* mp = g_ports[port].pool;
+  if (mp->nb_mem_chunks != 1) {
+    ThrowCode(env, kErrMempool, "dpdkPoolView: the pool has " + std::to_string(mp->nb_mem_chunks) +
+                                    " memory chunks; one view needs exactly one");
+    return env.Undefined();
+  }
+  rte_mempool_memhdr* h = STAILQ_FIRST(&mp->mem_list);
+  // The pool outlives every view only while the port is open; callers drop the view at close.
+  return Napi::ArrayBuffer::New(env, h->addr, h->len, NoFinalize);
+}
+
+Napi::Value DpdkRxBurstInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint16_t port;
+  uint32_t *offsets, *lengths;
+  size_t no, nl;
+  int64_t capacity;
+  if (!ArgPort(info, 0, &port) || !ArgU32(info, 1, "offsets", &offsets, &no) ||
+      !ArgU32(info, 2, "lengths", &lengths, &nl) || !ArgInt(info, 3, "capacity", 0, kMaxCapacity, &capacity)) {
+    return env.Undefined();
+  }
+  if (static_cast<size_t>(capacity) > no || static_cast<size_t>(capacity) > nl) {
+    ThrowArg(env, "offsets and lengths must hold capacity entries");
+    return env.Undefined();
+  }
+  PortState& st = g_ports[port];
+  FreeHeld(st);
+  const uint8_t* base = static_cast<const uint8_t*>(STAILQ_FIRST(&st.pool->mem_list)->addr);
+  rte_mbuf* pkts[kChunk];
+  uint32_t n = 0;
+  while (n < capacity) {
+    uint16_t want = static_cast<uint16_t>(std::min<int64_t>(kChunk, capacity - n));
+    uint16_t got = rte_eth_rx_burst(port, 0, pkts, want);
+    for (uint16_t k = 0; k < got; k++) {
+      rte_mbuf* m = pkts[k];
+      st.held.push_back(m);
+      if (m->nb_segs != 1) {  // a chained frame is not contiguous: dropped, counted
+        st.rxTooBig++;
+        continue;
+      }
+      offsets[n] = static_cast<uint32_t>(rte_pktmbuf_mtod(m, const uint8_t*) - base);
+      lengths[n++] = m->data_len;
+    }
+    if (got < want) break;
+  }
+  return Napi::Number::New(env, n);
+}
+
 // dpdkTxBurst(portId, data, lengths, count, slotSize, stats?) -> consumed. Frames [0, consumed)
 // were handed to the PMD or dropped as unsendable (length 0 or longer than an mbuf; stats[0]);
 // the rest met a full tx ring or an empty pool and are the caller's to retry.
@@ -656,6 +722,7 @@ Napi::Value DpdkPortClose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint16_t port;
   if (!ArgPort(info, 0, &port)) return env.Undefined();
+  FreeHeld(g_ports[port]);
   PortState st = g_ports[port];
   g_ports[port] = PortState();
   int rc = Release(port, st.device, st.probed, st.pool);
@@ -673,6 +740,7 @@ Napi::Value DpdkCleanup(const Napi::CallbackInfo& info) {
   }
   for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
     if (!g_ports[p].open) continue;
+    FreeHeld(g_ports[p]);
     PortState st = g_ports[p];
     g_ports[p] = PortState();
     Release(p, st.device, st.probed, st.pool);
@@ -722,6 +790,8 @@ void InitDpdk(Napi::Env env, Napi::Object exports) {
   exports.Set("dpdkPortClose", Napi::Function::New(env, DpdkPortClose, "dpdkPortClose"));
   exports.Set("dpdkCleanup", Napi::Function::New(env, DpdkCleanup, "dpdkCleanup"));
   exports.Set("dpdkState", Napi::Function::New(env, DpdkState, "dpdkState"));
+  exports.Set("dpdkPoolView", Napi::Function::New(env, DpdkPoolView, "dpdkPoolView"));
+  exports.Set("dpdkRxBurstInPlace", Napi::Function::New(env, DpdkRxBurstInPlace, "dpdkRxBurstInPlace"));
   // The DPDK this addon was built against and runs with (no EAL needed), for `sluice doctor`.
   exports.Set("dpdkVersion", Napi::String::New(env, rte_version()));
 }
