@@ -92,6 +92,12 @@ async function answer(o: Options): Promise<void> {
   }
   const stats = port.deviceStats();
   emit({ done: true, arpReplies, echoReplies, seen, rxBytes, counters: port.counters(), stats });
+  // The port stays open until the test has looked at the other side (closing a net_tap port
+  // deletes its interface): it says so by closing our stdin.
+  await new Promise<void>((resolve) => {
+    process.stdin.resume();
+    process.stdin.on('end', () => resolve());
+  });
   port.close();
   emit({ closedPortRx: caught(() => port.rxBurst(rx)) });
   cleanupDpdk();

@@ -13,13 +13,15 @@ const CHILD = join(import.meta.dirname, 'dpdk-child.ts');
 
 interface Child {
   lines: Record<string, unknown>[];
+  /** Closes the child's stdin: the answer scenario then closes its port and cleans up. */
+  finish(): void;
   next(key: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
   stderr(): string;
 }
 
 function startChild(t: { teardown(fn: () => void): void }, scenario: string, opts: Record<string, unknown>): Child {
-  const p = spawn(process.execPath, ['--import=tsx', CHILD, scenario, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, ['--import=tsx', CHILD, scenario, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   });
@@ -42,6 +44,7 @@ function startChild(t: { teardown(fn: () => void): void }, scenario: string, opt
   const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
   return {
     lines,
+    finish: () => p.stdin.end(),
     exited,
     stderr: () => err,
     next(key, timeoutMs = 20_000) {
@@ -110,6 +113,9 @@ async function answered(t: Test, child: Child, v: VethNamespace, mac: string, na
   const ping = await run('ip', ['netns', 'exec', v.ns, 'python3', '-c', PING, STACK_IP], 20_000);
   t.equal(ping.code, 0, `ping from the namespace through DPDK answered: ${ping.out.trim().split('\n').slice(-2).join(' / ')}`);
   t.match(ping.out, /3 packets transmitted, 3 received/);
+  // Before the child finishes: closing a net_tap port deletes its interface.
+  const neigh = sh('ip', ['-n', v.ns, 'neigh', 'show', STACK_IP, 'dev', v.peer]);
+  t.match(neigh, new RegExp(`lladdr ${mac} `), `namespace neighbour table: ${neigh.trim()}`);
   const done = await child.next('done');
   t.ok((done.arpReplies as number) >= 1, 'answered the kernel ARP request');
   t.equal(done.echoReplies, 3, 'answered three echo requests');
@@ -117,8 +123,6 @@ async function answered(t: Test, child: Child, v: VethNamespace, mac: string, na
   t.ok(seen.some((s) => s.arp === 1), 'rx saw the ARP request');
   t.equal(seen.filter((s) => s.icmpType === 8 && s.len === 14 + 20 + 8 + 600).length, 3, 'rx saw three 642-byte echo requests, whole');
 
-  const neigh = sh('ip', ['-n', v.ns, 'neigh', 'show', STACK_IP, 'dev', v.peer]);
-  t.match(neigh, new RegExp(`lladdr ${mac} `), `namespace neighbour table: ${neigh.trim()}`);
 
   const c = done.counters as Record<string, number>;
   t.equal(c.rxFrames, seen.length, 'rx frames counted once each');
@@ -129,6 +133,7 @@ async function answered(t: Test, child: Child, v: VethNamespace, mac: string, na
   t.equal(s.ipackets, c.rxFrames, "the device's ipackets match the port's rx count");
   t.equal(s.opackets, c.txFrames);
   t.equal(s.xstats.rx_good_packets, s.ipackets, 'xstats come through by name');
+  child.finish();
   t.same((await child.next('closedPortRx')).closedPortRx, { ok: false, code: 'SLUICE_DPDK_PORT', message: `dpdk ${name}: rxBurst on a closed port`, detail: { op: 'rxBurst' } });
   t.equal((await child.next('cleaned')).cleaned, 'cleaned');
   t.equal(await child.exited, 0, 'the child exits cleanly after rte_eal_cleanup');
@@ -224,4 +229,31 @@ t.test('teardown removed every namespace and veth this file created', { skip }, 
   t.same(left, [], 'no namespace left');
   const links = sh('ip', ['-o', 'link', 'show']).split('\n').filter((l) => l.includes(`sluice-t${process.pid.toString(36)}`));
   t.same(links, [], 'no veth left');
+});
+
+t.test('net_tap: the TAP interface DPDK creates, moved into a namespace, carries the same ARP/ICMP exchange', { skip }, async (t) => {
+  const ns = `sluice-t-${process.pid}-tap`;
+  const ifname = `sluice-tt${process.pid.toString(36)}`.slice(0, 15);
+  t.teardown(() => {
+    try {
+      sh('ip', ['netns', 'del', ns]);
+    } catch {
+      // gone
+    }
+  });
+  sh('ip', ['netns', 'add', ns]);
+  const eal = ealArgs(t);
+  const child = startChild(t, 'answer', { eal, device: `net_tap0,iface=${ifname}`, stackIp: STACK_IP, kernelIp: KERNEL_IP, echoes: 3, timeoutMs: 15_000 });
+  const ready = await child.next('ready');
+  t.equal((ready.info as { driver: string }).driver, 'net_tap');
+  // The PMD keeps its fd; only the kernel side moves, as with TapPort (test/io/netns.ts).
+  sh('ip', ['link', 'set', ifname, 'netns', ns]);
+  sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${ifname}.disable_ipv6=1`]);
+  sh('ip', ['-n', ns, 'addr', 'add', `${KERNEL_IP}/24`, 'dev', ifname]);
+  // net_tap gives the kernel interface the port's own MAC; the kernel is another host on this
+  // link, so it gets a different (locally administered) one.
+  t.equal(sh('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${ifname}/address`]).trim(), ready.mac, 'net_tap mirrors its MAC onto the kernel interface');
+  sh('ip', ['-n', ns, 'link', 'set', ifname, 'address', '02:00:c6:12:00:01']);
+  sh('ip', ['-n', ns, 'link', 'set', ifname, 'up']);
+  await answered(t, child, { ns, host: ifname, peer: ifname }, ready.mac as string, 'net_tap0', eal);
 });
