@@ -1,28 +1,38 @@
 #!/usr/bin/env bash
-# npm run demo:bypass -- Sluice serving HTTPS on its own TCP/IP stack over a TAP device.
+# npm run demo:bypass -- Sluice serving HTTPS on its own TCP/IP stack, over DPDK when the native
+# addon has its DPDK port (net_af_packet on a veth), over a TAP device otherwise.
 #
-# NEEDS ROOT (CAP_NET_ADMIN): it creates a network namespace and a TAP device. It never touches the
-# host's interfaces; everything lives in the namespace it creates, and everything it creates
-# (namespace, processes, temp dir) is removed on exit, Ctrl-C or SIGTERM.
+# NEEDS ROOT (CAP_NET_ADMIN, AF_PACKET): it creates a network namespace and a veth pair or TAP
+# device inside it. It never touches the host's interfaces; everything lives in the namespace it
+# creates, and everything it creates (namespace, processes, temp dir, the DPDK runtime directory
+# /var/run/dpdk/sluice-demo-<pid>) is removed on exit, Ctrl-C or SIGTERM.
+#
+# Which data path: DPDK when `features.dpdk` of the addon (dist/src/io/native.js) is true, i.e.
+# it was built with libdpdk-dev present; TAP otherwise. SLUICE_DEMO_PATH=tap forces TAP. The first
+# line of output says which was chosen and why.
 #
 # What it does:
 #   1. builds Sluice if dist/ is missing;
-#   2. creates namespace sluice-demo-<pid> with TAP device sdemo0; the kernel side of the TAP gets
-#      198.18.0.1/24, Sluice's own stack answers for 198.18.0.2 on the same device;
+#   2. creates namespace sluice-demo-<pid> and in it either
+#      - DPDK: a veth pair sdemo-dpdk <-> sdemo-kern; DPDK's net_af_packet PMD owns sdemo-dpdk
+#        (no address), the kernel's side sdemo-kern gets 198.18.0.1/24 (checksums in software,
+#        `ethtool -K sdemo-kern tx off`, see docs/dpdk.md), or
+#      - TAP: TAP device sdemo0 whose kernel side gets 198.18.0.1/24;
+#      Sluice's own stack answers for 198.18.0.2 on that link;
 #   3. starts an upstream inside the namespace: python3 -m http.server on 198.18.0.1:8080 (HTTP/1.1
 #      keep-alive: an HTTP/1.0 upstream that closes after a large body can crash undici 7, see
 #      docs/bypass.md "Known problems");
-#   4. writes a config (temp dir): a tap listener 198.18.0.2:443 with TLS (generated dev
+#   4. writes a config (temp dir): a dpdk or tap listener 198.18.0.2:443 with TLS (generated dev
 #      certificate), routes /hello (direct response), /files/ (proxied to the upstream, same path), and a
 #      catch-all direct response; starts `sluice serve` inside the namespace;
 #   5. fetches the routes with curl over TLS from the namespace (through the kernel's TCP on
-#      198.18.0.1 -> TAP -> Sluice's TCP), prints the answers, then `sluice netstat`.
+#      198.18.0.1 -> veth + DPDK, or TAP -> Sluice's TCP), prints the answers, then `sluice netstat`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "demo-bypass: needs root (it creates a network namespace and a TAP device); try: sudo npm run demo:bypass" >&2
+  echo "demo-bypass: needs root (it creates a network namespace and a veth pair or TAP device); try: sudo npm run demo:bypass" >&2
   exit 1
 fi
 for tool in ip curl python3 node; do
@@ -33,8 +43,28 @@ if [ ! -f dist/src/cli/main.js ] || [ ! -f native/build/Release/sluice_native.no
   npm run --silent build
 fi
 
+# DPDK or TAP: what the built addon offers (the same check `sluice doctor` makes for the addon).
+DPDK_FEATURE=$(node -e "import('$ROOT/dist/src/io/native.js').then((m) => console.log(m.loadNative().features.dpdk ? 'yes' : 'no'), (e) => console.log('no: ' + e.message))")
+if [ "${SLUICE_DEMO_PATH:-}" = tap ]; then
+  MODE=tap; WHY="SLUICE_DEMO_PATH=tap"
+elif [ "$DPDK_FEATURE" = yes ] && command -v ethtool >/dev/null; then
+  MODE=dpdk; WHY="the native addon was built with DPDK (features.dpdk: true)"
+elif [ "$DPDK_FEATURE" = yes ]; then
+  MODE=tap; WHY="ethtool is missing (the veth's kernel side must checksum in software for DPDK net_af_packet)"
+else
+  MODE=tap; WHY="the native addon has no DPDK port ($DPDK_FEATURE; apt-get install libdpdk-dev pkg-config, then npm run build:native)"
+fi
+if [ "$MODE" = dpdk ]; then
+  echo "== data path: DPDK net_af_packet on a veth into the namespace ($WHY)"
+else
+  echo "== data path: TAP device ($WHY)"
+fi
+
 NS="sluice-demo-$$"
-DEV=sdemo0
+DEV=sdemo0                 # TAP mode: the TAP device
+PMD_DEV=sdemo-dpdk         # DPDK mode: the veth end DPDK's net_af_packet owns
+KERN_DEV=sdemo-kern        # DPDK mode: the kernel's end, 198.18.0.1
+EAL_PREFIX="sluice-demo-$$"
 KERNEL_IP=198.18.0.1
 STACK_IP=198.18.0.2
 WORK=$(mktemp -d /tmp/sluice-demo.XXXXXX)
@@ -51,9 +81,11 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
-  ip netns del "$NS" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true   # takes the veth pair or TAP with it
+  # Sluice removes its EAL runtime directory on a clean stop; after a SIGKILL it is left behind.
+  [ "$MODE" = dpdk ] && rm -rf "/var/run/dpdk/$EAL_PREFIX"
   rm -rf "$WORK"
-  echo "== cleaned up: namespace $NS, processes, $WORK"
+  echo "== cleaned up: namespace $NS, processes, $WORK$( [ "$MODE" = dpdk ] && echo ", /var/run/dpdk/$EAL_PREFIX")"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -62,13 +94,31 @@ trap 'exit 143' TERM
 
 in_ns() { ip netns exec "$NS" "$@"; }
 
-echo "== namespace $NS, TAP $DEV: kernel side $KERNEL_IP/24, Sluice's stack $STACK_IP"
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-ip -n "$NS" tuntap add dev "$DEV" mode tap
-in_ns sysctl -q -w "net.ipv6.conf.$DEV.disable_ipv6=1"
-ip -n "$NS" addr add "$KERNEL_IP/24" dev "$DEV"
-ip -n "$NS" link set "$DEV" up
+if [ "$MODE" = dpdk ]; then
+  echo "== namespace $NS, veth $PMD_DEV (DPDK net_af_packet, Sluice's stack $STACK_IP) <-> $KERN_DEV (kernel, $KERNEL_IP/24)"
+  ip -n "$NS" link add "$PMD_DEV" type veth peer name "$KERN_DEV"
+  in_ns sysctl -q -w "net.ipv6.conf.$PMD_DEV.disable_ipv6=1"
+  in_ns sysctl -q -w "net.ipv6.conf.$KERN_DEV.disable_ipv6=1"
+  ip -n "$NS" addr add "$KERNEL_IP/24" dev "$KERN_DEV"
+  in_ns ethtool -K "$KERN_DEV" tx off >/dev/null
+  ip -n "$NS" link set "$PMD_DEV" up
+  ip -n "$NS" link set "$KERN_DEV" up
+  LISTENER="    transport: dpdk
+    dpdk: { device: \"net_af_packet0,iface=$PMD_DEV\", prefix_length: 24, mtu: 1500 }"
+  PROCESS_BLOCK="dpdk:
+  eal_args: [--no-huge, --no-pci, -m, \"256\", -l, \"0\", --no-telemetry, --file-prefix, $EAL_PREFIX, --log-level, \"lib.eal:warning\"]"
+else
+  echo "== namespace $NS, TAP $DEV: kernel side $KERNEL_IP/24, Sluice's stack $STACK_IP"
+  ip -n "$NS" tuntap add dev "$DEV" mode tap
+  in_ns sysctl -q -w "net.ipv6.conf.$DEV.disable_ipv6=1"
+  ip -n "$NS" addr add "$KERNEL_IP/24" dev "$DEV"
+  ip -n "$NS" link set "$DEV" up
+  LISTENER="    transport: tap
+    tap: { device: $DEV, prefix_length: 24, mtu: 1500 }"
+  PROCESS_BLOCK=""
+fi
 
 mkdir -p "$WORK/www/files"
 echo "served by python http.server on $KERNEL_IP, proxied by Sluice over its own TCP" > "$WORK/www/files/readme.txt"
@@ -77,12 +127,12 @@ head -c 1048576 /dev/urandom > "$WORK/www/files/blob.bin"
 UP_PID=$!
 
 cat > "$WORK/sluice.yaml" <<EOF
+$PROCESS_BLOCK
 listeners:
   - name: edge
     address: $STACK_IP
     port: 443
-    transport: tap
-    tap: { device: $DEV, prefix_length: 24, mtu: 1500 }
+$LISTENER
     filter: { max_connections_per_source: 1000 }
     tls:
       certificates: [{ cert: dev.pem, key: dev-key.pem, generate: dev, default: true }]
