@@ -32,7 +32,8 @@
 # namespace and processes, after Sluice has stopped).
 #
 # Usage:  sudo bash bench/paths.sh
-# Tunables (environment): ROUNDS=3 DURATION=6s SHORT=5s SLUICE_CORE=0 LOAD_CORE=1 CONNS=50 PORT_SECS=2
+# Tunables (environment): ROUNDS=3 DURATION=6s SHORT=5s SLUICE_CORE=0 LOAD_CORE=1 CONNS=50
+#                         PORT_SECS=2 (seconds per port-dpdk case; 0 skips it)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
@@ -198,28 +199,34 @@ parse_wrk() {
     /Transfer\/sec/ { v = $2; if (v ~ /GB/) { sub(/GB/, "", v); mb = v * 1024 } else if (v ~ /MB/) { sub(/MB/, "", v); mb = v } else if (v ~ /KB/) { sub(/KB/, "", v); mb = v / 1024 } else { mb = v / 1048576 } }
     /Socket errors/ { err = 1 }
     /Non-2xx/ { err = 1 }
-    END { printf "%d %s %s %s %s\n", n, rps + 0, (p == "" ? 0 : p), mb + 0, (err ? "ERR" : "-") }'
+    END { printf "%d %s %s %s %s\n", n, rps + 0, (p == "" ? 0 : p), mb + 0, (err || n == 0 ? "ERR" : "-") }'
 }
 # hsload output -> the same fields (MB/s 0); errors or any resumed session flag the run
 parse_hs() {
   sed -n 's/.*completed=\([0-9]*\) seconds=\([0-9.]*\) rate=\([0-9.]*\) p50_ms=[0-9.]* p99_ms=\([0-9.]*\) errors=\([0-9]*\) resumed=\([0-9]*\).*/\1 \3 \4 0 \5 \6/p' |
-    awk '{ printf "%d %s %s 0 %s\n", $1, $2, $3, ($5 > 0 || $6 > 0 ? "ERR" : "-") }'
+    awk '{ printf "%d %s %s 0 %s\n", $1, $2, $3, ($1 == 0 || $5 > 0 || $6 > 0 ? "ERR" : "-") }'
 }
 
 declare -A RES
 run_case() { # key kind url-or-ip args...
   local key=$1 kind=$2 target=$3; shift 3
   local t0 t1 out line cpu
+  local w0 w1 share
+  w0=$(date +%s%N)
   t0=$(cpu_ticks)
   if [ "$kind" = wrk ]; then out=$(load wrk "$@" "$target"); line=$(parse_wrk <<<"$out")
   else out=$(load "$HSLOAD" "$@" "$target" 443); line=$(parse_hs <<<"$out"); fi
   t1=$(cpu_ticks)
+  w1=$(date +%s%N)
   cpu=$(awk -v a="$t0" -v b="$t1" -v k="$TICK" 'BEGIN { printf "%.2f", (b - a) / k }')
   # CPU per request in microseconds: Sluice's CPU seconds over the run / requests completed.
   local per
   per=$(awk -v c="$cpu" -v n="$(awk '{ print $1 }' <<<"$line")" 'BEGIN { if (n > 0) printf "%.1f", c * 1e6 / n; else print 0 }')
-  RES[$key]+="$line $cpu $per;"
-  echo "   $key: $(awk '{ printf "%.0f req/s, p99 %.2f ms, %.1f MB/s", $2, $3, $4 }' <<<"$line" | sed "$( [ "$kind" = hs ] && echo 's| req/s| conn/s|; s|, 0.0 MB/s||' || echo 's|^||')"), sluice cpu ${cpu}s = ${per} us/req$( [ "$(awk '{ print $5 }' <<<"$line")" = ERR ] && echo "  ERRORS: $(grep -E 'Socket errors|Non-2xx|errors=|resumed=' <<<"$out" | tr '\n' ' ')")"
+  # Sluice's share of its core over the run: far under 100% while Sluice was the bottleneck means
+  # other processes took its core (a shared machine), and then req/s and p99 say little.
+  share=$(awk -v c="$cpu" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.0f", c * 100 / ((b - a) / 1e9) }')
+  RES[$key]+="$line $cpu $per $share;"
+  echo "   $key: $(awk '{ printf "%.0f req/s, p99 %.2f ms, %.1f MB/s", $2, $3, $4 }' <<<"$line" | sed "$( [ "$kind" = hs ] && echo 's| req/s| conn/s|; s|, 0.0 MB/s||' || echo 's|^||')"), sluice cpu ${cpu}s (${share}% of its core) = ${per} us/req$( [ "$(awk '{ print $5 }' <<<"$line")" = ERR ] && echo "  ERRORS: $(grep -E 'Socket errors|Non-2xx|errors=|resumed=' <<<"$out" | tr '\n' ' ')")"
 }
 
 echo
@@ -238,7 +245,7 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
-field() { # key column -> median over rounds (columns: requests rps p99 MBps err cpu us/req)
+field() { # key column -> median over rounds (columns: requests rps p99 MBps err cpu us/req core%)
   echo "${RES[$1]}" | tr ';' '\n' | awk -v c="$2" 'NF { print $c }' | median
 }
 echo
@@ -257,19 +264,21 @@ row() { # label key-suffix column format
 row "keep-alive req/s (wrk -c50)" keepalive 2 "%.0f"
 row "keep-alive p99 ms" keepalive 3 "%.2f"
 row "keep-alive Sluice CPU us/req" keepalive 7 "%.1f"
+row "keep-alive Sluice % of its core" keepalive 8 "%.0f"
 row "new TLS conns/s (full handshake)" handshake 2 "%.0f"
 row "new conns p99 ms" handshake 3 "%.2f"
 row "new conns Sluice CPU us/conn" handshake 7 "%.1f"
 row "bulk MB/s (1 MiB responses, -c4)" bulk 4 "%.1f"
 row "bulk Sluice CPU us/response" bulk 7 "%.1f"
 errs=$(printf '%s' "${RES[*]}" | tr ';' '\n' | awk '$5 == "ERR"' | wc -l)
-echo "   runs with wrk socket errors, non-2xx, hsload errors or resumed sessions: $errs"
+echo "   runs with wrk socket errors, non-2xx, hsload errors, resumed sessions or nothing completed: $errs"
 echo "   the bypass stacks at the end (sluice netstat: frames, TCP counters, drops):"
 node "$ROOT/bin/sluice.js" netstat --socket "$WORK/admin.sock" | grep -E '^(net_af|ptap|tcp:|drops:)' | sed 's/^/     /' || true
 
 stop_sluice
 if ls "/var/run/dpdk/$EAL_PREFIX" >/dev/null 2>&1; then echo "   NOTE: /var/run/dpdk/$EAL_PREFIX left after SIGTERM (removed by this script)"; else echo "   SIGTERM: sluice stopped, EAL runtime directory removed"; fi
 
+[ "$PORT_SECS" = 0 ] && exit 0   # PORT_SECS=0: no raw port rates
 echo
 echo "== raw DPDK packet-port rates: node --import tsx bench/port-dpdk.ts $PORT_SECS"
 (cd "$ROOT" && node --import tsx bench/port-dpdk.ts "$PORT_SECS") 2>&1 | grep -v '^EAL:\|^TELEMETRY' | sed 's/^/   /'
