@@ -163,12 +163,14 @@ echo "== sluice: $SLUICE_CMD"
 echo "   listeners: kernel ${IP[kernel]}:443 (veth), tap ${IP[tap]}:443 (TAP), afpkt ${IP[afpkt]}:443 (DPDK net_af_packet), afxdp ${IP[afxdp]}:443 (DPDK net_af_xdp)"
 (cd "$WORK" && exec ip netns exec "$NS_S" taskset -c "$SLUICE_CORE" node "$ROOT/bin/sluice.js" serve --config "$WORK/sluice.yaml" >"$WORK/sluice.log" 2>"$WORK/sluice.err") &
 SLUICE_PID=$!
-for _ in $(seq 200); do
+for _ in $(seq 600); do   # up to 60 s: a loaded machine slows node's start and the EAL's
   grep -q '"sluice ready"' "$WORK/sluice.log" 2>/dev/null && break
   kill -0 "$SLUICE_PID" 2>/dev/null || break
   sleep 0.1
 done
-grep -q '"sluice ready"' "$WORK/sluice.log" || { echo "paths.sh: sluice did not start:" >&2; cat "$WORK/sluice.log" "$WORK/sluice.err" >&2; exit 1; }
+grep -q '"sluice ready"' "$WORK/sluice.log" || {
+  echo "paths.sh: sluice did not start ($(kill -0 "$SLUICE_PID" 2>/dev/null && echo 'still starting after 60 s' || echo 'it exited')):" >&2
+  cat "$WORK/sluice.log" "$WORK/sluice.err" >&2; exit 1; }
 # The subshell exec'd ip, which exec'd taskset, which exec'd node: the pid is Sluice's.
 grep '"bypass stack up"' "$WORK/sluice.log" | sed 's/^/   /' | cut -c1-220
 # Sluice holds the TAP's fd; the interface moves to the client namespace and gets its address.
