@@ -2,12 +2,15 @@
 // health state of the address. The pool's clients are UpstreamClient, a Client that remembers its
 // current socket and how many requests that socket has carried, so a failed request can tell
 // whether it ran on a reused keep-alive connection (the stale keep-alive race, see forward.ts).
+// Every socket our connector produces gets a SocketEndGate (end-gate.ts), which the attempt on it
+// uses when it pauses the response for backpressure.
 
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { Client, Pool, buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
 import { SluiceError } from '../errors.js';
+import { SocketEndGate } from './end-gate.js';
 
 export interface EndpointAddress {
   /** Exactly as written in config ("10.0.0.5:8080", "[::1]:8080", "api.internal:80"). */
@@ -81,6 +84,8 @@ export interface SocketAssignment {
   readonly reused: boolean;
   /** socket.bytesRead before this request; more bytes later means the upstream answered something. */
   readonly bytesReadBefore: number;
+  /** Holds the socket's 'end' while the attempt is paused (end-gate.ts); null without a socket. */
+  readonly endGate: SocketEndGate | null;
 }
 
 /** Implemented by the per-attempt dispatch handler (forward.ts). */
@@ -94,16 +99,20 @@ export interface ClientBinding {
  */
 export class UpstreamClient extends Client {
   #socket: Socket | null = null;
+  #gate: SocketEndGate | null = null;
   #requestsOnSocket = 0;
 
   constructor(origin: URL, options: Client.Options, private readonly endpoint: Endpoint) {
     super(origin, options);
     this.on('connect', () => {
-      this.#socket = endpoint.takeConnectedSocket();
+      const connected = endpoint.takeConnectedSocket();
+      this.#socket = connected?.socket ?? null;
+      this.#gate = connected?.gate ?? null;
       this.#requestsOnSocket = 0;
     });
     this.on('disconnect', () => {
       this.#socket = null;
+      this.#gate = null;
     });
   }
 
@@ -119,7 +128,7 @@ export class UpstreamClient extends Client {
     const socket = this.#socket;
     const reused = this.#requestsOnSocket > 0;
     this.#requestsOnSocket++;
-    return { client: this, socket, reused, bytesReadBefore: socket ? socket.bytesRead : 0 };
+    return { client: this, socket, reused, bytesReadBefore: socket ? socket.bytesRead : 0, endGate: this.#gate };
   }
 
   get usable(): boolean {
@@ -134,7 +143,7 @@ export class Endpoint {
   outstanding = 0;
   #failures = 0;
   #downUntil = 0;
-  #connected: Socket | null = null;
+  #connected: { readonly socket: Socket; readonly gate: SocketEndGate } | null = null;
   readonly #bindings = new WeakMap<object, ClientBinding>();
 
   constructor(address: EndpointAddress, settings: EndpointSettings, private readonly health: PassiveHealthPolicy = DEFAULT_PASSIVE_HEALTH) {
@@ -146,7 +155,8 @@ export class Endpoint {
           callback(args[0], null);
           return;
         }
-        this.#connected = args[1];
+        // Installed before undici adds its own listeners, so no 'end' can slip past the gate.
+        this.#connected = { socket: args[1], gate: new SocketEndGate(args[1]) };
         try {
           callback(null, args[1]);
         } finally {
@@ -171,8 +181,8 @@ export class Endpoint {
     return this.address.text;
   }
 
-  /** The socket produced by our connector during the current synchronous 'connect' emission. */
-  takeConnectedSocket(): Socket | null {
+  /** The socket (and its end gate) produced by our connector during the current synchronous 'connect' emission. */
+  takeConnectedSocket(): { readonly socket: Socket; readonly gate: SocketEndGate } | null {
     return this.#connected;
   }
 

@@ -337,7 +337,13 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   resume(): void {
-    if (!this.#settled) this.#controller?.resume();
+    const controller = this.#controller;
+    if (this.#settled || controller === null) return;
+    // Through the socket's end gate: an upstream FIN that arrived while paused is delivered to
+    // undici only once its parser runs again (end-gate.ts says why).
+    const gate = this.#assignment?.endGate ?? null;
+    if (gate) gate.resume(() => controller.resume());
+    else controller.resume();
   }
 
   /** Abort through undici if the request is on a socket; false when it is not yet. */
@@ -370,9 +376,15 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // undici's parser, resumed with no new bytes, can report an empty span; pausing on that would
+    // pause again on every resume, and a close-delimited body would then never see its end.
+    if (chunk.length === 0) return;
     this.bytes += chunk.length;
     this.#guard(controller, () => {
-      if (!this.owner.onData(this, chunk)) controller.pause();
+      if (!this.owner.onData(this, chunk)) {
+        controller.pause();
+        this.#assignment?.endGate?.pause();
+      }
     });
   }
 
