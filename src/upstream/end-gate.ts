@@ -18,9 +18,12 @@
 //
 // A held 'end' keeps the socket half-open (Node would end our side right after 'end', and the
 // resulting 'close' would reach the paused parser too); if the request is aborted instead of
-// resumed, the socket is destroyed and the 'end' is dropped.
+// resumed, the socket is destroyed and the 'end' is dropped. The same finish() is reached from
+// undici's 'error' handler on ECONNRESET; while paused that error is handed on as a plain socket
+// error instead (see the constructor).
 
 import type { Socket } from 'node:net';
+import { errors } from 'undici';
 
 type Emit = (this: Socket, event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -44,6 +47,15 @@ export class SocketEndGate {
         // on the paused parser just the same. Half-open until the 'end' is delivered.
         this.allowHalfOpen = true;
         return true;
+      }
+      if (event === 'error' && gate.#paused && isReset(args[0])) {
+        // Same assertion, other door: undici's 'error' handler finishes the parser of a
+        // non-keep-alive response on ECONNRESET (a full body followed by a reset). A paused
+        // parser cannot finish, and the socket is gone, so the bytes it still held are lost:
+        // report the reset as the socket error it is; undici then fails the request.
+        const reset = new errors.SocketError('upstream reset the connection (ECONNRESET) while the response was paused for a slow client');
+        reset.cause = args[0];
+        return original.call(this, 'error', reset);
       }
       return original.call(this, event, ...args);
     };
@@ -78,4 +90,8 @@ export class SocketEndGate {
     // 'end' handler already; this covers any path where it does not).
     if (!socket.destroyed && !socket.writableEnded) socket.end();
   }
+}
+
+function isReset(err: unknown): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
 }

@@ -129,6 +129,24 @@ t.test('aborted while a FIN is held: the call fails downstream, nothing crashes,
   t.equal(sha(Buffer.concat(again.sink.chunks)), sha(BODY));
 });
 
+t.test('Connection: close response reset (RST) by the upstream while paused: a reset failure, no crash', async (t) => {
+  const up = await rawUpstream((s) => {
+    s.once('data', () => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${BODY.length}\r\nConnection: close\r\n\r\n`);
+      s.write(BODY.subarray(0, 30_000));
+      setTimeout(() => s.resetAndDestroy(), 200);
+    });
+  });
+  t.teardown(() => up.close());
+  const c = makeCluster(t, up.address);
+  const sink = new RecordingSink();
+  sink.accept = () => false; // paused from the first chunk on, and still paused when the RST comes
+  c.forward(GET, sink);
+  await sink.done;
+  t.match(sink.failure, { error: { code: 'SLUICE_UPSTREAM_RESET' } }, `failed: ${sink.failure?.error.code}`);
+  t.ok(sink.bytes > 0 && sink.bytes <= 30_000);
+});
+
 t.test('keep-alive responses paused on every chunk: complete, and the connection is reused', async (t) => {
   let connections = 0;
   const up = await rawUpstream((s) => {
