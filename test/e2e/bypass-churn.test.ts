@@ -6,53 +6,15 @@ import t from 'tap';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  bypassSkip, namespaceWithTap, startNsSluice, nsRun, scratch, netstatJson, netstatCli, type NetstatJson,
+  CHURN_JS,
+  busyConnections,
+  drained,
+  bypassSkip, namespaceWithTap, startNsSluice, nsRun, scratch, netstatCli,
   STACK_IP, TAP_DEV,
 } from './netns.js';
 
 const CONNECTIONS = 300;
 
-/** Sequential new TLS connections, one request each (Connection: close), bounded by count and time. */
-const CHURN_JS = `
-import { connect } from 'node:tls';
-const [host, count, budgetMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
-const deadline = Date.now() + budgetMs;
-let ok = 0;
-const errors = [];
-function once() {
-  return new Promise((resolve) => {
-    const s = connect({ host, port: 443, servername: 'churn.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
-      s.write('GET /direct HTTP/1.1\\r\\nHost: churn.test\\r\\nConnection: close\\r\\n\\r\\n');
-    });
-    let text = '';
-    const timer = setTimeout(() => { s.destroy(); resolve('timeout'); }, 5000);
-    s.on('data', (d) => { text += d.toString('latin1'); });
-    s.on('end', () => { clearTimeout(timer); resolve(text.startsWith('HTTP/1.1 200 ') && text.endsWith('churn ok\\n') ? null : 'bad response: ' + JSON.stringify(text.slice(0, 80))); });
-    s.on('error', (e) => { clearTimeout(timer); resolve(e.code ?? e.message); });
-  });
-}
-const start = Date.now();
-let i = 0;
-for (; i < count && Date.now() < deadline; i++) {
-  const err = await once();
-  if (err === null) ok++; else errors.push(err);
-}
-process.stdout.write(JSON.stringify({ attempted: i, ok, errors: errors.slice(0, 10), ms: Date.now() - start }));
-`;
-
-function others(n: NetstatJson): string[] {
-  return n.stacks[0].connections.filter((c) => c.state !== 'LISTEN' && c.state !== 'TIME-WAIT').map((c) => `${c.state} ${c.remote}`);
-}
-
-/** Polls netstat until only LISTEN and TIME-WAIT remain (or the time is up); returns the last view. */
-async function drained(socket: string, withinMs: number): Promise<NetstatJson> {
-  const until = Date.now() + withinMs;
-  for (;;) {
-    const n = await netstatJson(socket);
-    if (others(n).length === 0 || Date.now() > until) return n;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 t.test('connection churn and wrk over the bypass stack', { skip: bypassSkip }, async (t) => {
   const dir = await scratch(t);
@@ -74,13 +36,13 @@ logging: { level: info, access_log: false }
   await t.test(`${CONNECTIONS} sequential new TLS connections all succeed, then the table drains`, async (t) => {
     const script = join(dir, 'churn.mjs');
     await writeFile(script, CHURN_JS);
-    const r = await nsRun(ns, process.execPath, [script, STACK_IP, String(CONNECTIONS), '40000'], { timeoutMs: 50_000 });
+    const r = await nsRun(ns, process.execPath, [script, STACK_IP, String(CONNECTIONS), '40000', 'churn.test', 'churn ok\n'], { timeoutMs: 50_000 });
     t.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout) as { attempted: number; ok: number; errors: string[]; ms: number };
     t.equal(res.attempted, CONNECTIONS, `all attempted within the time budget (${res.ms} ms)`);
     t.equal(res.ok, CONNECTIONS, `all succeeded; errors: ${JSON.stringify(res.errors)}`);
     const n = await drained(sluice.adminSocket, 10_000);
-    t.same(others(n), [], 'only LISTEN and TIME-WAIT remain');
+    t.same(busyConnections(n), [], 'only LISTEN and TIME-WAIT remain');
     const s = n.stacks[0];
     t.equal(s.tcp.states.LISTEN, 1, 'one listener');
     t.equal(s.tcp.states.ESTABLISHED, 0, 'nothing established');
@@ -107,6 +69,6 @@ logging: { level: info, access_log: false }
     const m = /(\d+) requests in/.exec(r.stdout);
     t.ok(m && Number(m[1]) > 100, `requests served: ${m?.[1]}`);
     const n = await drained(sluice.adminSocket, 10_000);
-    t.same(others(n), [], 'wrk closed its 20 connections; only LISTEN and TIME-WAIT remain');
+    t.same(busyConnections(n), [], 'wrk closed its 20 connections; only LISTEN and TIME-WAIT remain');
   });
 });

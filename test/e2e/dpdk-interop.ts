@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Test } from 'tap';
 import { ROOT } from './harness.js';
-import { makeCert, netstatJson, nsRun, scratch, startNsSluice, startNsUpstream, type NetstatJson, type NsSluice, KERNEL_IP, STACK_IP, UPSTREAM } from './netns.js';
+import { makeCert, nsRun, scratch, startNsSluice, startNsUpstream, busyConnections, drained, CHURN_JS, type NsSluice, KERNEL_IP, STACK_IP, UPSTREAM } from './netns.js';
 import { dpdkSkip, ealArgs } from '../io/veth.js';
 
 export type InteropPmd = 'net_af_packet' | 'net_af_xdp' | 'net_tap';
@@ -96,47 +96,6 @@ async function randomFile(path: string, size: number): Promise<void> {
   }
 }
 
-/** Sequential new TLS connections (one request each, Connection: close), bounded by count and time. */
-const CHURN_JS = `
-import { connect } from 'node:tls';
-const [host, count, budgetMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
-const deadline = Date.now() + budgetMs;
-let ok = 0;
-const errors = [];
-function once() {
-  return new Promise((resolve) => {
-    const s = connect({ host, port: 443, servername: 'a.dpdk.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
-      s.write('GET /direct HTTP/1.1\\r\\nHost: a.dpdk.test\\r\\nConnection: close\\r\\n\\r\\n');
-    });
-    let text = '';
-    const timer = setTimeout(() => { s.destroy(); resolve('timeout'); }, 5000);
-    s.on('data', (d) => { text += d.toString('latin1'); });
-    s.on('end', () => { clearTimeout(timer); resolve(text.startsWith('HTTP/1.1 200 ') && text.endsWith('direct over dpdk\\n') ? null : 'bad response: ' + JSON.stringify(text.slice(0, 80))); });
-    s.on('error', (e) => { clearTimeout(timer); resolve(e.code ?? e.message); });
-  });
-}
-const start = Date.now();
-let i = 0;
-for (; i < count && Date.now() < deadline; i++) {
-  const err = await once();
-  if (err === null) ok++; else errors.push(err);
-}
-process.stdout.write(JSON.stringify({ attempted: i, ok, errors: errors.slice(0, 10), ms: Date.now() - start }));
-`;
-
-function busy(n: NetstatJson): string[] {
-  return n.stacks[0].connections.filter((c) => c.state !== 'LISTEN' && c.state !== 'TIME-WAIT').map((c) => `${c.state} ${c.remote}`);
-}
-
-/** Polls netstat until only LISTEN and TIME-WAIT remain (or the time is up); returns the last view. */
-async function drained(socket: string, withinMs: number): Promise<NetstatJson> {
-  const until = Date.now() + withinMs;
-  for (;;) {
-    const n = await netstatJson(socket);
-    if (busy(n).length === 0 || Date.now() > until) return n;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 export interface InteropOptions {
   /** Body sizes sent up and down through TLS, checked by length and SHA-256. */
@@ -236,13 +195,13 @@ logging: { level: info, access_log: false }
   await t.test(`${opts.churn} sequential new TLS connections all succeed, then the table drains`, async (t) => {
     const script = join(dir, 'churn.mjs');
     await writeFile(script, CHURN_JS);
-    const r = await nsRun(ns, process.execPath, [script, STACK_IP, String(opts.churn), '30000'], { timeoutMs: 40_000 });
+    const r = await nsRun(ns, process.execPath, [script, STACK_IP, String(opts.churn), '30000', 'a.dpdk.test', 'direct over dpdk\n'], { timeoutMs: 40_000 });
     t.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout) as { attempted: number; ok: number; errors: string[]; ms: number };
     t.equal(res.attempted, opts.churn, `all attempted within the time budget (${res.ms} ms)`);
     t.equal(res.ok, opts.churn, `all succeeded; errors: ${JSON.stringify(res.errors)}`);
     const n = await drained(sluice.adminSocket, 10_000);
-    t.same(busy(n), [], 'only LISTEN and TIME-WAIT remain');
+    t.same(busyConnections(n), [], 'only LISTEN and TIME-WAIT remain');
     const s = n.stacks[0];
     t.equal(s.tcp.states.LISTEN, 1, 'one listener');
     t.notOk(s.tcp.states.ESTABLISHED, 'nothing established');
@@ -258,7 +217,7 @@ logging: { level: info, access_log: false }
     const m = /(\d+) requests in/.exec(r.stdout);
     t.ok(m && Number(m[1]) > 100, `requests served: ${m?.[1]}`);
     const n = await drained(sluice.adminSocket, 10_000);
-    t.same(busy(n), [], 'wrk closed its 20 connections; only LISTEN and TIME-WAIT remain');
+    t.same(busyConnections(n), [], 'wrk closed its 20 connections; only LISTEN and TIME-WAIT remain');
   });
 
   await t.test('SIGTERM: drains, exits 0, the port is stopped and the EAL runtime directory is gone', async (t) => {

@@ -281,3 +281,50 @@ export async function netstatJson(socket: string): Promise<NetstatJson> {
   if (r.code !== 0) throw new Error(`sluice netstat --json failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as NetstatJson;
 }
+
+/**
+ * A Node script run inside a namespace: sequential new TLS connections to HOST:443, one
+ * `GET /direct` each (Connection: close), bounded by COUNT and BUDGET_MS. Arguments:
+ * HOST COUNT BUDGET_MS SERVERNAME BODY_SUFFIX. Prints {attempted, ok, errors, ms} as JSON.
+ */
+export const CHURN_JS = `
+import { connect } from 'node:tls';
+const [host, count, budgetMs, servername, suffix] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), process.argv[5], process.argv[6]];
+const deadline = Date.now() + budgetMs;
+let ok = 0;
+const errors = [];
+function once() {
+  return new Promise((resolve) => {
+    const s = connect({ host, port: 443, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      s.write('GET /direct HTTP/1.1\\r\\nHost: ' + servername + '\\r\\nConnection: close\\r\\n\\r\\n');
+    });
+    let text = '';
+    const timer = setTimeout(() => { s.destroy(); resolve('timeout'); }, 5000);
+    s.on('data', (d) => { text += d.toString('latin1'); });
+    s.on('end', () => { clearTimeout(timer); resolve(text.startsWith('HTTP/1.1 200 ') && text.endsWith(suffix) ? null : 'bad response: ' + JSON.stringify(text.slice(0, 80))); });
+    s.on('error', (e) => { clearTimeout(timer); resolve(e.code ?? e.message); });
+  });
+}
+const start = Date.now();
+let i = 0;
+for (; i < count && Date.now() < deadline; i++) {
+  const err = await once();
+  if (err === null) ok++; else errors.push(err);
+}
+process.stdout.write(JSON.stringify({ attempted: i, ok, errors: errors.slice(0, 10), ms: Date.now() - start }));
+`;
+
+/** Connections in a state other than LISTEN or TIME-WAIT, as "STATE remote". */
+export function busyConnections(n: NetstatJson): string[] {
+  return n.stacks[0].connections.filter((c) => c.state !== 'LISTEN' && c.state !== 'TIME-WAIT').map((c) => `${c.state} ${c.remote}`);
+}
+
+/** Polls netstat until only LISTEN and TIME-WAIT remain (or the time is up); returns the last view. */
+export async function drained(socket: string, withinMs: number): Promise<NetstatJson> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    const n = await netstatJson(socket);
+    if (busyConnections(n).length === 0 || Date.now() > until) return n;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
