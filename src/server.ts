@@ -9,7 +9,7 @@ import { formatProblems } from './config/problems.js';
 import type { ConfigSnapshot } from './config/snapshot.js';
 import type { ListenerSpec } from './config/schema.js';
 import { SluiceError } from './errors.js';
-import { Metrics, methodLabel, statusClass } from './admin/metrics.js';
+import { Metrics } from './admin/metrics.js';
 import { AdminServer } from './admin/server.js';
 import { Gateway, type RequestRecord } from './gateway/gateway.js';
 import { ClusterManager } from './upstream/cluster.js';
@@ -293,10 +293,8 @@ export class SluiceServer {
   }
 
   private requestDone(r: RequestRecord): void {
-    const labels = { route: r.route || 'none', method: methodLabel(r.method), status_class: statusClass(r.status) };
-    this.metrics.requests.inc(labels);
-    this.metrics.requestDuration.observe(labels, r.durationMs / 1000);
-    if (r.cluster !== '' && r.upstreamMs > 0) this.metrics.upstreamDuration.observe({ cluster: r.cluster }, r.upstreamMs / 1000);
+    this.metrics.observeRequest(r.route || 'none', r.method, r.status, r.durationMs / 1000);
+    if (r.cluster !== '' && r.upstreamMs > 0) this.metrics.observeUpstream(r.cluster, r.upstreamMs / 1000);
     if (this.snapshot.logging.access_log) {
       this.log.info({
         type: 'access', request_id: r.requestId, client: r.clientAddress, client_port: r.clientPort, listener: r.listener,
