@@ -47,17 +47,21 @@ export interface ForwardingContext {
   readonly listenerProto: 'http' | 'https';
 }
 
+const NOTHING_LISTED: ReadonlySet<string> = new Set();
+
 /** Lowercased field names listed in every Connection header (RFC 9110 7.6.1). */
-export function connectionListed(headers: HeaderList): Set<string> {
-  const out = new Set<string>();
+export function connectionListed(headers: HeaderList): ReadonlySet<string> {
+  let out: Set<string> | null = null;
   for (let i = 0; i < headers.length; i += 2) {
     if (headers[i] !== 'connection') continue;
+    out ??= new Set<string>();
     for (const token of headers[i + 1].split(',')) {
       const t = token.trim().toLowerCase();
       if (t !== '') out.add(t);
     }
   }
-  return out;
+  // Most requests carry no Connection field: no Set is made for them (per-request garbage).
+  return out ?? NOTHING_LISTED;
 }
 
 /** Drop hop-by-hop fields and every field the Connection header names. */
@@ -76,6 +80,34 @@ export function stripHopByHop(headers: HeaderList): HeaderList {
 export function plainAddress(address: string): string {
   const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   return m ? m[1] : address;
+}
+
+// The client address and authority repeat for every request of a connection (and usually across
+// connections): the last answers are kept so a keep-alive request does not run the regexes and
+// build the same strings again.
+let lastClient = '';
+let lastPlainClient = '';
+let lastFwdClient = '';
+let lastFwdProto = '';
+let lastFwdHost = '';
+let lastForwarded = '';
+
+function plainClient(address: string): string {
+  if (address !== lastClient) {
+    lastPlainClient = plainAddress(address);
+    lastClient = address;
+  }
+  return lastPlainClient;
+}
+
+function thisHopForwarded(clientAddress: string, proto: string, host: string): string {
+  if (lastForwarded === '' || clientAddress !== lastFwdClient || proto !== lastFwdProto || host !== lastFwdHost) {
+    lastForwarded = forwardedElement(clientAddress, proto, host);
+    lastFwdClient = clientAddress;
+    lastFwdProto = proto;
+    lastFwdHost = host;
+  }
+  return lastForwarded;
 }
 
 // RFC 9110 5.6.2 tchar.
@@ -101,9 +133,18 @@ export function forwardedElement(clientAddress: string, proto: string, host: str
   return element;
 }
 
-function joinList(existing: string[], added: string): string {
-  return existing.length > 0 ? `${existing.join(', ')}, ${added}` : added;
+/** Appends a received list value (trimmed; empty ones dropped) to a comma-separated list. */
+function addListValue(list: string, value: string): string {
+  const v = value.trim();
+  if (v === '') return list;
+  return list === '' ? v : `${list}, ${v}`;
 }
+
+function joinList(existing: string, added: string): string {
+  return existing !== '' ? `${existing}, ${added}` : added;
+}
+
+const VIA_RECEIVED: Readonly<Record<string, string>> = { '1.1': '1.1 sluice', '1.0': '1.0 sluice' };
 
 function applyEdit(headers: HeaderList, edit: HeaderEdit, protect: ReadonlySet<string>): HeaderList {
   let out = headers;
@@ -130,9 +171,9 @@ function applyEdit(headers: HeaderList, edit: HeaderEdit, protect: ReadonlySet<s
  */
 export function upstreamRequestHeaders(head: RequestHead, edit: HeaderEdit, ctx: ForwardingContext): HeaderList {
   const listed = connectionListed(head.headers);
-  const xff: string[] = [];
-  const forwarded: string[] = [];
-  const via: string[] = [];
+  let xff = '';
+  let forwarded = '';
+  let via = '';
   const out: HeaderList = [];
   if (head.authority !== '') out.push('host', head.authority);
   const h = head.headers;
@@ -140,22 +181,22 @@ export function upstreamRequestHeaders(head: RequestHead, edit: HeaderEdit, ctx:
     const name = h[i];
     if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
     if (REQUEST_MANAGED.has(name)) {
-      if (name === 'x-forwarded-for') xff.push(h[i + 1].trim());
-      else if (name === 'forwarded') forwarded.push(h[i + 1].trim());
-      else if (name === 'via') via.push(h[i + 1].trim());
+      if (name === 'x-forwarded-for') xff = addListValue(xff, h[i + 1]);
+      else if (name === 'forwarded') forwarded = addListValue(forwarded, h[i + 1]);
+      else if (name === 'via') via = addListValue(via, h[i + 1]);
       continue;
     }
     out.push(name, h[i + 1]);
   }
   if (head.hasBody && head.contentLength >= 0) out.push('content-length', String(head.contentLength));
-  const client = plainAddress(ctx.clientAddress);
+  const client = plainClient(ctx.clientAddress);
   out.push(
-    'x-forwarded-for', joinList(xff.filter((v) => v !== ''), client),
+    'x-forwarded-for', joinList(xff, client),
     'x-forwarded-proto', ctx.listenerProto,
     'x-forwarded-host', head.authority,
-    'forwarded', joinList(forwarded.filter((v) => v !== ''), forwardedElement(ctx.clientAddress, ctx.listenerProto, head.authority)),
+    'forwarded', joinList(forwarded, thisHopForwarded(ctx.clientAddress, ctx.listenerProto, head.authority)),
     // RFC 9110 7.6.3: received-protocol is the version of the request Sluice received.
-    'via', joinList(via.filter((v) => v !== ''), `${head.version} sluice`),
+    'via', joinList(via, VIA_RECEIVED[head.version] ?? `${head.version} sluice`),
     'x-request-id', ctx.requestId,
   );
   if (head.authority === '') {
@@ -180,7 +221,7 @@ export interface DownstreamHead {
 export function downstreamResponseHeaders(headers: HeaderList, edit: HeaderEdit, requestId = ''): DownstreamHead {
   const listed = connectionListed(headers);
   let hasRequestId = false;
-  const via: string[] = [];
+  let via = '';
   const out: HeaderList = [];
   let contentLength = -1;
   let chunked = false;
@@ -195,7 +236,7 @@ export function downstreamResponseHeaders(headers: HeaderList, edit: HeaderEdit,
       continue;
     }
     if (name === 'via') {
-      via.push(headers[i + 1].trim());
+      via = addListValue(via, headers[i + 1]);
       continue;
     }
     if (name === 'x-request-id') hasRequestId = true;
@@ -207,6 +248,6 @@ export function downstreamResponseHeaders(headers: HeaderList, edit: HeaderEdit,
   // RFC 9112 6.3 (3): Transfer-Encoding overrides Content-Length.
   if (chunked) contentLength = -1;
   // Upstream responses arrive over undici's HTTP/1.1 client.
-  out.push('via', joinList(via.filter((v) => v !== ''), '1.1 sluice'));
+  out.push('via', joinList(via, '1.1 sluice'));
   return { headers: applyEdit(out, edit, FRAMING), contentLength };
 }

@@ -181,3 +181,22 @@ t.test('the response carries the request id unless the upstream set its own', as
   t.same(all(downstreamResponseHeaders(['x-request-id', 'up-7'], NO_EDIT, 'rid-1').headers, 'x-request-id'), ['up-7']);
   t.same(all(downstreamResponseHeaders([], NO_EDIT).headers, 'x-request-id'), []);
 });
+
+t.test('the forwarding fields follow each request when clients, protocols and hosts alternate', async (t) => {
+  // The last client address and Forwarded element are remembered between calls (keep-alive
+  // requests repeat them); a different request must never get the previous one's values.
+  const cases = [
+    { ctx: CTX, authority: 'a.example', xff: '192.0.2.7', fwd: 'for=192.0.2.7;proto=https;host=a.example' },
+    { ctx: { ...CTX, clientAddress: '::ffff:198.51.100.9' }, authority: 'a.example', xff: '198.51.100.9', fwd: 'for=198.51.100.9;proto=https;host=a.example' },
+    { ctx: { ...CTX, clientAddress: '::ffff:198.51.100.9', listenerProto: 'http' as const }, authority: 'a.example', xff: '198.51.100.9', fwd: 'for=198.51.100.9;proto=http;host=a.example' },
+    { ctx: { ...CTX, clientAddress: '2001:db8::5' }, authority: 'b.example:8443', xff: '2001:db8::5', fwd: 'for="[2001:db8::5]";proto=https;host="b.example:8443"' },
+    { ctx: CTX, authority: '', xff: '192.0.2.7', fwd: 'for=192.0.2.7;proto=https' },
+  ];
+  for (let round = 0; round < 2; round++) {
+    for (const c of cases) {
+      const out = upstreamRequestHeaders(head([], { authority: c.authority }), NO_EDIT, c.ctx);
+      t.same(all(out, 'x-forwarded-for'), [c.xff], `x-forwarded-for for ${c.ctx.clientAddress}`);
+      t.same(all(out, 'forwarded'), [c.fwd], `forwarded for ${c.ctx.clientAddress} ${c.ctx.listenerProto} ${c.authority}`);
+    }
+  }
+});
