@@ -11,7 +11,7 @@ import { SluiceError } from '../errors.js';
 import type { HttpExchange } from '../http/exchange.js';
 import type { Cluster } from '../upstream/cluster.js';
 import type { UpstreamFailure } from '../upstream/failure.js';
-import type { UpstreamCall, UpstreamResponseHead } from '../upstream/forward.js';
+import type { UpstreamCall, UpstreamResponseHead, UpstreamResponseSink } from '../upstream/forward.js';
 import { type ForwardingContext, downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers.js';
 import { sendError } from './respond.js';
 import type { ProxyAction } from './routes.js';
@@ -43,71 +43,83 @@ function discardBody(exchange: HttpExchange): void {
 }
 
 export function proxy(exchange: HttpExchange, action: ProxyAction, cluster: Cluster, ctx: ProxyContext, done: (result: ProxyResult) => void): void {
-  const started = performance.now();
+  const run = new ProxyRun(exchange, action, ctx, done);
   const head = exchange.head;
-  let status = 0;
-  let bytes = 0;
-  let finished = false;
-  let call: UpstreamCall | null = null;
-
-  const finish = (error: SluiceError | null): void => {
-    if (finished) return;
-    finished = true;
-    done({ status, endpoint: call?.endpoint ?? '', upstreamMs: performance.now() - started, error, bytesFromUpstream: bytes });
-  };
-
-  const onFailure = (failure: UpstreamFailure): void => {
-    const err = failure.error;
-    if (err.code === 'SLUICE_CLIENT_ABORTED') {
-      // Nobody to answer: the codec has already torn the exchange down.
-      status = 499;
-    } else if (failure.source === 'downstream') {
-      // The client broke its own request (body framing or limits): the codec answers and decides
-      // the connection's fate.
-      status = exchange.headersSent ? status : err.status;
-      exchange.abort(err);
-    } else if (!exchange.headersSent) {
-      status = err.status;
-      discardBody(exchange);
-      sendError(exchange, err, ctx.requestId);
-    } else {
-      // Part of the response is already with the client: only a reset tells it the truth.
-      exchange.abort(err);
-    }
-    finish(err);
-  };
-
-  const target = upstreamTarget(action, head.path, head.query);
-  call = cluster.forward(
+  const upstream = cluster.forward(
     {
       method: head.method,
-      path: target,
+      path: upstreamTarget(action, head.path, head.query),
       headers: upstreamRequestHeaders(head, action.requestHeaders, ctx),
       body: exchange.body,
       timeoutMs: action.timeoutMs,
     },
-    {
-      onResponse(upstream: UpstreamResponseHead): void {
-        const down = downstreamResponseHeaders(upstream.headers, action.responseHeaders, ctx.requestId);
-        status = upstream.status;
-        exchange.respond({ status: upstream.status, headers: down.headers, contentLength: down.contentLength });
-      },
-      onData(chunk: Buffer): boolean {
-        bytes += chunk.length;
-        return exchange.write(chunk);
-      },
-      onEnd(trailers: string[]): void {
-        // An upstream may answer without reading the whole request body.
-        discardBody(exchange);
-        exchange.end(trailers.length > 0 ? trailers : undefined);
-        finish(null);
-      },
-      onError: onFailure,
-    },
+    run,
   );
-  const upstream = call;
+  run.call = upstream;
   exchange.onDrain(() => upstream.resume());
   exchange.onAbort((reason) => {
     upstream.abort(new SluiceError('SLUICE_CLIENT_ABORTED', `client went away (${reason}) before the response was complete`, { reason }));
   });
+}
+
+/** One proxied exchange: the upstream sink and the state behind its ProxyResult (one object per request). */
+class ProxyRun implements UpstreamResponseSink {
+  readonly started = performance.now();
+  status = 0;
+  bytes = 0;
+  finished = false;
+  call: UpstreamCall | null = null;
+
+  constructor(
+    private readonly exchange: HttpExchange,
+    private readonly action: ProxyAction,
+    private readonly ctx: ProxyContext,
+    private readonly done: (result: ProxyResult) => void,
+  ) {}
+
+  onResponse(upstream: UpstreamResponseHead): void {
+    const down = downstreamResponseHeaders(upstream.headers, this.action.responseHeaders, this.ctx.requestId);
+    this.status = upstream.status;
+    this.exchange.respond({ status: upstream.status, headers: down.headers, contentLength: down.contentLength });
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    return this.exchange.write(chunk);
+  }
+
+  onEnd(trailers: string[]): void {
+    // An upstream may answer without reading the whole request body.
+    discardBody(this.exchange);
+    this.exchange.end(trailers.length > 0 ? trailers : undefined);
+    this.finish(null);
+  }
+
+  onError(failure: UpstreamFailure): void {
+    const err = failure.error;
+    const exchange = this.exchange;
+    if (err.code === 'SLUICE_CLIENT_ABORTED') {
+      // Nobody to answer: the codec has already torn the exchange down.
+      this.status = 499;
+    } else if (failure.source === 'downstream') {
+      // The client broke its own request (body framing or limits): the codec answers and decides
+      // the connection's fate.
+      this.status = exchange.headersSent ? this.status : err.status;
+      exchange.abort(err);
+    } else if (!exchange.headersSent) {
+      this.status = err.status;
+      discardBody(exchange);
+      sendError(exchange, err, this.ctx.requestId);
+    } else {
+      // Part of the response is already with the client: only a reset tells it the truth.
+      exchange.abort(err);
+    }
+    this.finish(err);
+  }
+
+  private finish(error: SluiceError | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.done({ status: this.status, endpoint: this.call?.endpoint ?? '', upstreamMs: performance.now() - this.started, error, bytesFromUpstream: this.bytes });
+  }
 }
