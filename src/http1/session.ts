@@ -141,12 +141,13 @@ export class Http1Exchange implements HttpExchange {
   private framing: BodyFraming = 'none';
   private declaredLength = -1;
   private bodyWritten = 0;
-  private held: Buffer[] = [];
+  // Made on first use: most exchanges never hold bytes and have one drain and one abort callback.
+  private held: Buffer[] | null = null;
   private heldBytes = 0;
   private wantDrain = false;
   private codecAborted = false;
-  private drainCbs: Array<() => void> = [];
-  private abortCbs: Array<(reason: string) => void> = [];
+  private drainCbs: Array<() => void> | null = null;
+  private abortCbs: Array<(reason: string) => void> | null = null;
 
   constructor(private readonly session: Http1Session, head: ParsedRequestHead, connection: ConnectionInfo) {
     this.head = head;
@@ -238,11 +239,11 @@ export class Http1Exchange implements HttpExchange {
   }
 
   onDrain(cb: () => void): void {
-    this.drainCbs.push(cb);
+    (this.drainCbs ??= []).push(cb);
   }
 
   onAbort(cb: (reason: string) => void): void {
-    this.abortCbs.push(cb);
+    (this.abortCbs ??= []).push(cb);
   }
 
   // ---- session side ----
@@ -257,8 +258,8 @@ export class Http1Exchange implements HttpExchange {
 
   fireAbort(reason: string): void {
     const cbs = this.abortCbs;
-    this.abortCbs = [];
-    for (const cb of cbs) cb(reason);
+    this.abortCbs = null;
+    if (cbs !== null) for (const cb of cbs) cb(reason);
   }
 
   bodyWanted(): void {
@@ -294,7 +295,7 @@ export class Http1Exchange implements HttpExchange {
       if (!ok) this.wantDrain = true;
       return ok;
     }
-    this.held.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    (this.held ??= []).push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
     this.heldBytes += bytes.length;
     if (this.heldBytes >= HELD_HIGH_WATER) {
       this.wantDrain = true;
@@ -331,8 +332,8 @@ export class Http1Exchange implements HttpExchange {
     this.active = true;
     const conn = this.session.conn;
     let ok = true;
-    for (const b of this.held) ok = conn.write(b);
-    this.held = [];
+    if (this.held !== null) for (const b of this.held) ok = conn.write(b);
+    this.held = null;
     this.heldBytes = 0;
     if (this.endedPending) {
       this.session.exchangeDone(this);
@@ -350,7 +351,7 @@ export class Http1Exchange implements HttpExchange {
   drained(): void {
     if (!this.wantDrain) return;
     this.wantDrain = false;
-    for (const cb of this.drainCbs) cb();
+    if (this.drainCbs !== null) for (const cb of this.drainCbs) cb();
   }
 }
 
@@ -380,6 +381,8 @@ export class Http1Session implements ConnectionHandler {
   private requests = 0;
   private headersTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** performance.now() when the connection last became idle; -1 while it is busy. */
+  private idleSince = -1;
 
   constructor(conn: Connection, handler: ExchangeHandler, opts: Partial<Http1Options> = {}, events: Http1Events = {}) {
     this.conn = conn;
@@ -439,7 +442,7 @@ export class Http1Session implements ConnectionHandler {
     if (this.closed) return;
     this.closed = true;
     this.clearHeadersTimer();
-    this.clearIdle();
+    this.cancelIdle();
     this.held = null;
     for (const ex of this.queue) {
       if (ex.body && !ex.requestComplete && !ex.body.destroyed) {
@@ -666,7 +669,7 @@ export class Http1Session implements ConnectionHandler {
     if (this.closed || this.ending) return;
     this.ending = true;
     this.stopReading();
-    this.clearIdle();
+    this.cancelIdle();
     this.clearHeadersTimer();
     // Remaining queued exchanges (after a close-after response) never reach the wire.
     for (const ex of this.queue.splice(0)) {
@@ -691,22 +694,48 @@ export class Http1Session implements ConnectionHandler {
     else if (before !== 0 && this.pauseMask === 0) this.conn.resume();
   }
 
+  // The idle timer is kept across requests: a busy keep-alive connection becomes idle after every
+  // response, and a setTimeout/clearTimeout pair per request was measurable garbage and timer-list
+  // work (bench/proxy-cpu.sh). armIdle() notes when idleness began; the timer, when it fires,
+  // closes the connection only if it has been idle for the whole idleTimeoutMs since then, and
+  // otherwise waits out the rest (idle again) or lapses (busy: the next armIdle starts one).
   private armIdle(): void {
-    if (this.idleTimer || this.opts.idleTimeoutMs <= 0 || this.closed) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.closed || this.queue.length || !this.parser.idle || this.held) return;
-      if (this.conn.writableLength > 0) {
-        this.armIdle(); // the client is still reading the last response
-        return;
-      }
-      this.stopReading();
-      this.conn.destroy('idle_timeout');
-    }, this.opts.idleTimeoutMs);
+    if (this.idleSince >= 0 || this.opts.idleTimeoutMs <= 0 || this.closed) return;
+    this.idleSince = performance.now();
+    if (this.idleTimer === null) this.startIdleTimer(this.opts.idleTimeoutMs);
+  }
+
+  private startIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(() => this.onIdleTimer(), ms);
     this.idleTimer.unref();
   }
 
+  private onIdleTimer(): void {
+    this.idleTimer = null;
+    if (this.closed || this.idleSince < 0) return;
+    const left = this.idleSince + this.opts.idleTimeoutMs - performance.now();
+    if (left > 0) {
+      this.startIdleTimer(Math.ceil(left));
+      return;
+    }
+    this.idleSince = -1;
+    if (this.queue.length || !this.parser.idle || this.held) return;
+    if (this.conn.writableLength > 0) {
+      this.armIdle(); // the client is still reading the last response
+      return;
+    }
+    this.stopReading();
+    this.conn.destroy('idle_timeout');
+  }
+
+  /** The connection is busy: a pending idle timer lapses when it fires. */
   private clearIdle(): void {
+    this.idleSince = -1;
+  }
+
+  /** The connection is closing: no idle timer may keep the session alive. */
+  private cancelIdle(): void {
+    this.idleSince = -1;
     if (this.idleTimer) {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;

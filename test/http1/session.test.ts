@@ -182,6 +182,22 @@ t.test('idle keep-alive connections are closed quietly after idleTimeoutMs', asy
   t.equal(parseResponses(data).length, 1, 'nothing sent on idle close');
 });
 
+t.test('idle timeout counts from the last response: a request inside the first period restarts it', async (t) => {
+  // The idle timer is kept across requests (session.ts armIdle): when it fires after the
+  // connection was busy in between, it must wait out a full idleTimeoutMs from the last
+  // response, not close early.
+  const srv = await startServer((ex) => reply(ex, 200, 'x'), { idleTimeoutMs: 400 });
+  t.teardown(() => srv.close());
+  const started = Date.now();
+  const req = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+  const { data, closed } = await rawExchange(srv.port, [req, req], { gapMs: 250, timeoutMs: 3000 });
+  const elapsed = Date.now() - started;
+  t.ok(closed, 'closed when idle');
+  t.equal(parseResponses(data).length, 2, 'both answered, nothing sent on idle close');
+  t.ok(elapsed >= 250 + 400 - 20, `not closed before a full idle period after the second response (${elapsed} ms)`);
+  t.ok(elapsed < 2000, `closed once idle for the period (${elapsed} ms)`);
+});
+
 const smuggling: Array<[string, string]> = [
   ['CL.TE: Content-Length with Transfer-Encoding (RFC 9112 6.3 (3))', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'],
   ['TE with whitespace before the colon (RFC 9112 5.1)', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'],
