@@ -222,22 +222,4 @@ if [ ${#DIRS[@]} -gt 1 ]; then
     printf '  %-28s x%s   (rounds: %s)\n' "${NAMES[$i]}" "$(median <<<"$ratios")" "$(tr '\n' ' ' <<<"$ratios")"
   done
 fi
-if [ ${#DIRS[@]} -gt 1 ]; then
-  # CPU per request falls as throughput rises (more requests per wake-up and syscall), and each
-  # run's throughput depends on the machine's other load. Adjusted: one slope of CPU/request on
-  # req/s shared by all builds (pooled within-build regression), each build's mean moved to the
-  # overall mean req/s along it; the difference between builds is then not a difference in load.
-  for i in "${!NAMES[@]}"; do echo "$i ${NAMES[$i]}"; done >"$WORK/names"
-  awk 'FNR == NR { name[$1] = $2; next }
-    { n[$1]++; sx[$1] += $3; sy[$1] += $2; x[++N] = $3; y[N] = $2; k[N] = $1; X += $3 }
-    END {
-      for (i = 1; i <= N; i++) { mx = sx[k[i]] / n[k[i]]; my = sy[k[i]] / n[k[i]]; sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) ^ 2 }
-      b = (sxx > 0 ? sxy / sxx : 0)
-      printf "load-adjusted mean CPU ms per 1000 requests at %.0f req/s (shared slope %.2f per 1000 req/s):\n", X / N, b * 1000
-      for (j = 0; j in n; j++) {
-        adj[j] = sy[j] / n[j] - b * (sx[j] / n[j] - X / N)
-        printf "  %-28s %6.2f%s\n", name[j], adj[j], (j > 0 ? sprintf("   x%.3f", adj[j] / adj[0]) : "")
-      }
-    }' "$WORK/names" "$WORK/results"
-fi
 echo "load $(cut -d' ' -f1-3 /proc/loadavg) at end"
