@@ -8,9 +8,6 @@ import type { BypassNetstat } from '../transport/bypass-stack.js';
 // Methods outside this set are labelled OTHER so a client cannot create label values at will.
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
 
-const METHOD_INDEX = new Map([...KNOWN_METHODS].map((m, i) => [m, i]));
-const OTHER_METHOD = KNOWN_METHODS.size;
-
 export function methodLabel(method: string): string {
   return KNOWN_METHODS.has(method) ? method : 'OTHER';
 }
@@ -20,156 +17,30 @@ export function statusClass(status: number): string {
   return `${Math.floor(status / 100)}xx`;
 }
 
-const DURATION_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-/** One label set's observations: cumulative count, sum and per-bucket counts (not cumulative). */
-export class Series {
-  count = 0;
-  sum = 0;
-  readonly buckets: Float64Array;
-
-  constructor(readonly labels: Readonly<Record<string, string>>, private readonly bounds: readonly number[]) {
-    this.buckets = new Float64Array(bounds.length);
-  }
-
-  observe(value: number): void {
-    this.count++;
-    this.sum += value;
-    const b = this.bounds;
-    for (let i = 0; i < b.length; i++) {
-      if (value <= b[i]) {
-        this.buckets[i]++;
-        return;
-      }
-    }
-  }
-}
-
-interface MetricValue {
-  value: number;
-  labels: Record<string, string | number>;
-  sharedLabels?: Record<string, string>;
-  metricName?: string;
-  exemplar?: null | undefined;
-}
-
-interface MetricData {
-  name: string;
-  help: string;
-  type: string;
-  values: MetricValue[];
-  aggregator: 'sum';
-}
-
-/**
- * A metric as prom-client's Registry reads it (registerMetric, metrics(), getMetricsAsJSON(),
- * resetMetrics()). `name` stays a plain field: the Registry renames counters for OpenMetrics.
- */
-class SeriesMetric {
-  readonly aggregator = 'sum';
-
-  constructor(
-    public name: string,
-    readonly help: string,
-    readonly type: 'counter' | 'histogram',
-    private readonly values: () => MetricValue[],
-    readonly reset: () => void,
-  ) {}
-
-  async getForPromString(): Promise<MetricData> {
-    return { name: this.name, help: this.help, type: this.type, values: this.values(), aggregator: this.aggregator };
-  }
-
-  /** JSON form: shared labels folded into labels, as prom-client's Histogram.get() does. */
-  async get(): Promise<MetricData> {
-    const data = await this.getForPromString();
-    data.values = data.values.map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } }));
-    return data;
-  }
-}
-
-/**
- * Histogram series (and optionally a request counter over the same observations) keyed by label
- * values. A caller looks a Series up once per label set (series()) and keeps it, so the hot path
- * is a few additions. Exposed through a prom-client Registry as prom-client's own Counter and
- * Histogram would be: the same names, label order, `le` first on buckets, cumulative buckets,
- * +Inf, _sum and _count.
- */
-export class RequestSeries {
-  readonly #all: Series[] = [];
-  readonly #byKey = new Map<string, Series>();
-
-  constructor(readonly labelNames: readonly string[], readonly bounds: readonly number[]) {}
-
-  /** The series for these label values (in labelNames order), created on first use. */
-  series(...values: string[]): Series {
-    const key = values.join('\u0000');
-    let s = this.#byKey.get(key);
-    if (s === undefined) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i]));
-      s = new Series(labels, this.bounds);
-      this.#byKey.set(key, s);
-      this.#all.push(s);
-    }
-    return s;
-  }
-
-  reset(): void {
-    for (const s of this.#all) {
-      s.count = 0;
-      s.sum = 0;
-      s.buckets.fill(0);
-    }
-  }
-
-  /** Registers the counter and/or histogram view of these series; returns this. */
-  register(registry: Registry, as: { counter?: { name: string; help: string }; histogram?: { name: string; help: string } }): this {
-    const reset = (): void => this.reset();
-    if (as.counter) {
-      const values = (): MetricValue[] => this.#all.map((s) => ({ value: s.count, labels: { ...s.labels } }));
-      registry.registerMetric(new SeriesMetric(as.counter.name, as.counter.help, 'counter', values, reset) as unknown as Counter);
-    }
-    if (as.histogram) {
-      const name = as.histogram.name;
-      // prom-client's Histogram: cumulative buckets with `le` before the series labels, then
-      // +Inf, _sum and _count; exemplar is null on buckets and undefined on _sum and _count.
-      const values = (): MetricValue[] => {
-        const out: MetricValue[] = [];
-        for (const s of this.#all) {
-          let acc = 0;
-          for (let i = 0; i < this.bounds.length; i++) {
-            acc += s.buckets[i];
-            out.push({ value: acc, labels: { le: this.bounds[i] }, sharedLabels: s.labels, metricName: `${name}_bucket`, exemplar: null });
-          }
-          out.push(
-            { value: s.count, labels: { le: '+Inf' }, sharedLabels: s.labels, metricName: `${name}_bucket`, exemplar: null },
-            { value: s.sum, labels: {}, sharedLabels: s.labels, metricName: `${name}_sum`, exemplar: undefined },
-            { value: s.count, labels: {}, sharedLabels: s.labels, metricName: `${name}_count`, exemplar: undefined },
-          );
-        }
-        return out;
-      };
-      registry.registerMetric(new SeriesMetric(name, as.histogram.help, 'histogram', values, reset) as unknown as Histogram);
-    }
-    return this;
-  }
-}
-
 export class Metrics {
   readonly registry = new Registry();
 
-  // The per-request series (one update per proxied request) are kept by RequestSeries below, not
-  // by prom-client's Counter/Histogram: those hash the label object and convert each bucket bound
-  // to a string on every call (about 4% of busy time under bench/proxy.sh's keep-alive load).
-  // Exposition still goes through this registry in prom-client's own format.
-  readonly requests = new RequestSeries(['route', 'method', 'status_class'], DURATION_BUCKETS).register(this.registry, {
-    counter: { name: 'sluice_requests_total', help: 'Requests answered, by route, method and status class' },
-    histogram: { name: 'sluice_request_duration_seconds', help: 'Time from the complete request head to the end of the response' },
+  readonly requests = new Counter({
+    name: 'sluice_requests_total',
+    help: 'Requests answered, by route, method and status class',
+    labelNames: ['route', 'method', 'status_class'] as const,
+    registers: [this.registry],
   });
 
-  readonly upstream = new RequestSeries(['cluster'], DURATION_BUCKETS).register(this.registry, {
-    histogram: { name: 'sluice_upstream_duration_seconds', help: 'Time from dispatching to the upstream until its response head, by cluster' },
+  readonly requestDuration = new Histogram({
+    name: 'sluice_request_duration_seconds',
+    help: 'Time from the complete request head to the end of the response',
+    labelNames: ['route', 'method', 'status_class'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'sluice_upstream_duration_seconds',
+    help: 'Time from dispatching to the upstream until its response head, by cluster',
+    labelNames: ['cluster'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
   });
 
   readonly upstreamErrors = new Counter({
@@ -234,41 +105,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** One finished request. Label values are bounded: route names come from config, methods and statuses are folded. */
+  observeRequest(route: string, method: string, status: number, seconds: number): void {
+    const labels = { route, method: methodLabel(method), status_class: statusClass(status) };
+    this.requests.inc(labels);
+    this.requestDuration.observe(labels, seconds);
+  }
+
+  observeUpstream(cluster: string, seconds: number): void {
+    this.upstreamDuration.observe({ cluster }, seconds);
+  }
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
-  }
-
-  // Series by route, then by method and status class (METHOD_INDEX * 7 + class index), so a
-  // request finds its series without building a label object or key string.
-  readonly #requestSeries = new Map<string, Array<Series | undefined>>();
-  readonly #upstreamSeries = new Map<string, Series>();
-
-  /** One answered request: sluice_requests_total and sluice_request_duration_seconds. */
-  observeRequest(route: string, method: string, status: number, seconds: number): void {
-    let byRoute = this.#requestSeries.get(route);
-    if (byRoute === undefined) {
-      byRoute = [];
-      this.#requestSeries.set(route, byRoute);
-    }
-    const m = METHOD_INDEX.get(method) ?? OTHER_METHOD;
-    const c = status < 100 || status > 599 ? 0 : Math.floor(status / 100);
-    const i = m * 7 + c;
-    let s = byRoute[i];
-    if (s === undefined) {
-      s = this.requests.series(route, methodLabel(method), statusClass(status));
-      byRoute[i] = s;
-    }
-    s.observe(seconds);
-  }
-
-  /** One upstream response: sluice_upstream_duration_seconds. */
-  observeUpstream(cluster: string, seconds: number): void {
-    let s = this.#upstreamSeries.get(cluster);
-    if (s === undefined) {
-      s = this.upstream.series(cluster);
-      this.#upstreamSeries.set(cluster, s);
-    }
-    s.observe(seconds);
   }
 
   /**
