@@ -458,18 +458,6 @@ struct Batch {
   uint32_t* stats;  // optional [frames dropped by this call, bytes moved]
 };
 
-bool ReadStats(const Napi::CallbackInfo& info, size_t i, Batch* b) {
-  b->stats = nullptr;
-  if (i >= info.Length() || info[i].IsUndefined()) return true;
-  size_t n = 0;
-  if (!ArgU32(info, i, "stats", &b->stats, &n)) return false;
-  if (n < 2) {
-    ThrowArg(info.Env(), "argument 'stats' must have at least 2 elements");
-    return false;
-  }
-  return true;
-}
-
 // dpdkRxBurst(portId, data, lengths, slotSize, capacity, stats?) -> count. Each mbuf's bytes
 // (all segments) are copied into the next slot and the mbufs go back to the pool in bulk; a frame
 // longer than slotSize is dropped whole and counted, never delivered truncated.
@@ -481,7 +469,7 @@ Napi::Value DpdkRxBurst(const Napi::CallbackInfo& info) {
   if (!ArgPort(info, 0, &port) || !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
       !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
       !ArgInt(info, 3, "slotSize", 1, kMaxSlot, &slot) ||
-      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ReadStats(info, 5, &b)) {
+      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ArgBurstStats(info, 5, &b.stats)) {
     return env.Undefined();
   }
   if (static_cast<size_t>(capacity) > b.lengthsLen ||
@@ -595,7 +583,7 @@ Napi::Value DpdkTxBurst(const Napi::CallbackInfo& info) {
   if (!ArgPort(info, 0, &port) || !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
       !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
       !ArgInt(info, 3, "count", 0, kMaxCapacity, &count) ||
-      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ReadStats(info, 5, &b)) {
+      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ArgBurstStats(info, 5, &b.stats)) {
     return env.Undefined();
   }
   if (static_cast<size_t>(count) > b.lengthsLen ||

@@ -93,4 +93,16 @@ bool ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t
   return false;
 }
 
+bool ArgBurstStats(const Napi::CallbackInfo& info, size_t i, uint32_t** stats) {
+  *stats = nullptr;
+  if (i >= info.Length() || info[i].IsUndefined()) return true;
+  size_t n = 0;
+  if (!ArgU32(info, i, "stats", stats, &n)) return false;
+  if (n < 2) {
+    ThrowArg(info.Env(), "argument 'stats' must have at least 2 elements");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace sluice

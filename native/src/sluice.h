@@ -31,6 +31,9 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_
               size_t* length);
 bool ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t** data,
             size_t* length);
+// The optional burst stats out-parameter (argument i): a Uint32Array of at least 2 elements,
+// [0] = frames dropped by the call, [1] = bytes moved; *stats is null when it is absent.
+bool ArgBurstStats(const Napi::CallbackInfo& info, size_t i, uint32_t** stats);
 
 void InitTap(Napi::Env env, Napi::Object exports);
 void InitWaiter(Napi::Env env, Napi::Object exports);

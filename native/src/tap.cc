@@ -119,18 +119,6 @@ struct Burst {
   uint32_t* stats;
 };
 
-bool ReadStats(const Napi::CallbackInfo& info, size_t i, Burst* b) {
-  b->stats = nullptr;
-  if (i >= info.Length() || info[i].IsUndefined()) return true;
-  size_t n = 0;
-  if (!ArgU32(info, i, "stats", &b->stats, &n)) return false;
-  if (n < 2) {
-    ThrowArg(info.Env(), "argument 'stats' must have at least 2 elements");
-    return false;
-  }
-  return true;
-}
-
 // tapRxBurst(fd, data, lengths, slotSize, capacity, stats?) -> count
 Napi::Value TapRxBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -140,7 +128,7 @@ Napi::Value TapRxBurst(const Napi::CallbackInfo& info) {
       !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
       !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
       !ArgInt(info, 3, "slotSize", 1, kMaxSlot, &slot) ||
-      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ReadStats(info, 5, &b)) {
+      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ArgBurstStats(info, 5, &b.stats)) {
     return env.Undefined();
   }
   if (static_cast<size_t>(capacity) > b.lengthsLen ||
@@ -195,7 +183,7 @@ Napi::Value TapTxBurst(const Napi::CallbackInfo& info) {
       !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
       !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
       !ArgInt(info, 3, "count", 0, kMaxCapacity, &count) ||
-      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ReadStats(info, 5, &b)) {
+      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ArgBurstStats(info, 5, &b.stats)) {
     return env.Undefined();
   }
   if (static_cast<size_t>(count) > b.lengthsLen ||
