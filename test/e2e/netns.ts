@@ -11,6 +11,7 @@ import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BIN, ROOT, tempDir, type LogLine, type CmdResult } from './harness.js';
+import type { Test } from 'tap';
 
 export const KERNEL_IP = '198.18.0.1';
 export const STACK_IP = '198.18.0.2';
@@ -327,4 +328,22 @@ export async function drained(socket: string, withinMs: number): Promise<Netstat
     if (busyConnections(n).length === 0 || Date.now() > until) return n;
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * openssl s_client from the namespace against STACK_IP:443: TLS 1.3 with `nameA`'s certificate,
+ * TLS 1.2 (ECDHE-ECDSA AEAD) with `nameB`'s, and TLS 1.1 refused. Returns the 1.1 attempt's output.
+ */
+export async function checkTlsVersions(t: Test, ns: string, nameA: string, nameB: string): Promise<string> {
+  const v13 = await nsRun(ns, 'openssl', ['s_client', '-connect', `${STACK_IP}:443`, '-servername', nameA, '-tls1_3', '-brief'], { timeoutMs: 10_000 });
+  t.match(v13.stderr + v13.stdout, /Protocol version: TLSv1\.3/);
+  t.match(v13.stderr + v13.stdout, /Ciphersuite: TLS_(AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256)/);
+  t.match(v13.stderr + v13.stdout, new RegExp(`Peer certificate: CN = ${nameA.replace(/\./g, '\\.')}`));
+  const v12 = await nsRun(ns, 'openssl', ['s_client', '-connect', `${STACK_IP}:443`, '-servername', nameB, '-tls1_2', '-brief'], { timeoutMs: 10_000 });
+  t.match(v12.stderr + v12.stdout, /Protocol version: TLSv1\.2/);
+  t.match(v12.stderr + v12.stdout, /Ciphersuite: ECDHE-ECDSA-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)/);
+  t.match(v12.stderr + v12.stdout, new RegExp(`Peer certificate: CN = ${nameB.replace(/\./g, '\\.')}`));
+  const old = await nsRun(ns, 'openssl', ['s_client', '-connect', `${STACK_IP}:443`, '-tls1_1', '-brief'], { timeoutMs: 10_000 });
+  t.not(old.code, 0, 'TLS 1.1 refused');
+  return old.stderr + old.stdout;
 }
