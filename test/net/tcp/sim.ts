@@ -365,3 +365,38 @@ export function driveRealtime(net: SimNet): () => void {
     for (const layer of net.hosts.values()) layer.onOutputPending(null);
   };
 }
+
+/**
+ * Every connection of every host, one line each (state, sequence state, queues, windows, timers),
+ * and the wire's queue: what a test prints when a wait on a simulated network runs out of time.
+ */
+export function describeNet(net: SimNet): string {
+  const lines = [`sim now ${net.now.toFixed(1)} ms, ${net.delivered} delivered, ${net.lost} lost, ${net.duplicated} duplicated`];
+  for (const [addr, layer] of net.hosts) {
+    lines.push(`host .${addr & 0xff}: next deadline ${layer.nextDeadline().toFixed(1)} ms, counters ${JSON.stringify(layer.counters)}`);
+    for (const c of layer.connections()) {
+      lines.push(
+        `  ${c.state} :${c.localPort} -> .${c.remoteIp & 0xff}:${c.remotePort} sndUna ${c.sndUna} sndNxt ${c.sndNxt} rcvNxt ${c.rcvNxt}` +
+          ` sendQ ${c.sendQueue} recvQ ${c.recvQueue} sndWnd ${c.sndWnd} rcvWnd ${c.rcvWnd} cwnd ${c.cwnd} ssthresh ${c.ssthresh}` +
+          ` rto ${c.rtoMs} srtt ${c.srttMs.toFixed(1)} retransmits ${c.retransmits} in ${c.bytesIn} out ${c.bytesOut}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * `promise`, or a rejection after `ms` whose message carries `dump()`: a test that would otherwise
+ * hang until tap's timeout fails on time and says where it stuck.
+ */
+export async function within<T>(promise: Promise<T>, ms: number, what: string, dump: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms\n${dump()}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
