@@ -65,6 +65,9 @@ export interface BypassNetstat {
   xdp: BypassXdpStatus | null;
 }
 
+/** Rules that pass every packet: what the af_xdp steering program keeps when filter.xdp goes. */
+const PASS_ALL: FilterRules = { allow: [], deny: [], maxConnectionsPerSource: 0, synRatePerSource: 0, synBurstPerSource: 0 };
+
 export class BypassStack {
   readonly port: PacketPort;
   readonly stack: NetStack;
@@ -75,6 +78,11 @@ export class BypassStack {
   private xdp: XdpFilter | null = null;
   private xdpOpts: BypassXdpOptions | null = null;
   private xdpError: string | undefined;
+  /**
+   * The interface whose XDP program is Sluice's filter loaded by net_af_xdp as its steering
+   * program (it cannot be detached while the port lives), or null.
+   */
+  private steeringIface: string | null = null;
 
   private constructor(readonly opts: BypassStackOptions, port: PacketPort) {
     this.port = port;
@@ -124,7 +132,8 @@ export class BypassStack {
     // After the port: net_af_xdp has attached its program by now (ours, adopted, when xsk; its
     // default redirect otherwise, and then our attach fails cleanly with EBUSY, software filter
     // only). On net_af_packet the filter runs before the AF_PACKET hook.
-    s.configureXdp(opts.xdp ?? null, opts.filter, xsk);
+    if (xsk) s.steeringIface = opts.xdp!.interface;
+    s.configureXdp(opts.xdp ?? null, opts.filter);
     s.stack.announce();
     s.loop.start();
     return s;
@@ -168,12 +177,17 @@ export class BypassStack {
     }
   }
 
-  /** Attaches (or detaches) the XDP copy; on failure records why and leaves the software filter alone. */
-  private configureXdp(xdp: BypassXdpOptions | null, rules: FilterRules, adopt = false): void {
+  /**
+   * Attaches (or detaches) the XDP copy; on failure records why and leaves the software filter
+   * alone. On the af_xdp port's own interface the program is the PMD's steering program: it is
+   * adopted (again, after a reload that removed filter.xdp) instead of attached.
+   */
+  private configureXdp(xdp: BypassXdpOptions | null, rules: FilterRules): void {
     this.detachXdp();
     this.xdpOpts = xdp;
     this.xdpError = undefined;
     if (xdp === null) return;
+    const adopt = xdp.interface === this.steeringIface;
     try {
       const lowered = lowerToXdp(rules, this.opts.address);
       this.xdp = adopt ? XdpFilter.adopt(xdp.interface, lowered) : XdpFilter.attach(xdp.interface, lowered, { mode: xdp.mode });
@@ -187,6 +201,9 @@ export class BypassStack {
     this.xdp = null;
     if (!x) return;
     try {
+      // The steering program stays attached after its maps are released: empty them first, so
+      // it passes every packet to the socket instead of enforcing rules nobody configures.
+      if (x.ifname === this.steeringIface) x.setRules(lowerToXdp(PASS_ALL, this.opts.address));
       x.detach();
     } catch (e) {
       this.xdpError = (e as Error).message;

@@ -86,4 +86,33 @@ t.test('net_af_xdp: the PMD loads Sluice\'s filter as its steering program; drop
   n = await netstat(socket);
   t.ok((n.xdp?.counters?.passed.packets ?? 0) > 0, 'XDP passed (redirected) packets');
   t.match((await run('ip', ['-d', 'link', 'show', 'dev', v.host])).stdout, new RegExp(`prog/xdp id ${attached.prog_id} `), 'same program after the reload');
+
+  const reload = async (text: string, what: string): Promise<void> => {
+    await writeFile(`${sluice.configPath}.new`, text);
+    await rename(`${sluice.configPath}.new`, sluice.configPath);
+    const reloaded = (): number => sluice.logs.filter((l) => l.msg === 'config reloaded' && l.trigger === 'SIGHUP').length;
+    const before = reloaded();
+    sluice.proc.kill('SIGHUP');
+    for (let i = 0; i < 100 && reloaded() === before; i++) await new Promise((r) => setTimeout(r, 100));
+    t.equal(reloaded(), before + 1, `config reloaded within 10 s: ${JSON.stringify(sluice.logs.slice(-3))}`);
+    t.pass(`reloaded: ${what}`);
+  };
+  // Reload keeping the deny rule but removing filter.xdp: the steering program cannot go (it is
+  // the socket's), so its rules are emptied and the software filter alone refuses the client.
+  await reload(yaml.replace(`, xdp: { interface: ${v.host} }`, ''), 'deny kept, filter.xdp removed');
+  t.equal((await curl()).code, 28, 'the denied client still times out');
+  n = await netstat(socket);
+  t.equal(n.xdp, null, 'no XDP copy configured');
+  t.ok(n.stack.counters.rxDrop.filter_deny > 0, `the software filter drops now: ${n.stack.counters.rxDrop.filter_deny}`);
+  t.match((await run('ip', ['-d', 'link', 'show', 'dev', v.host])).stdout, new RegExp(`prog/xdp id ${attached.prog_id} `), 'the steering program stays');
+
+  // And back: the same program is adopted again and drops in the kernel.
+  await reload(yaml, 'filter.xdp back');
+  const softBefore = (await netstat(socket)).stack.counters.rxDrop.filter_deny;
+  t.equal((await curl()).code, 28, 'the denied client times out');
+  n = await netstat(socket);
+  t.equal(n.xdp?.attached, true, `XDP copy attached again: ${n.xdp?.error ?? ''}`);
+  t.equal(n.xdp?.progId, Number(attached.prog_id), 'the same steering program, adopted');
+  t.ok((n.xdp?.counters?.rules[0]?.packets ?? 0) > 0, `XDP drops again: ${n.xdp?.counters?.rules[0]?.packets}`);
+  t.equal(n.stack.counters.rxDrop.filter_deny, softBefore, 'the software filter saw nothing more');
 });
