@@ -41,10 +41,11 @@
           "libraries": ["<!@(pkg-config --libs libbpf)"]
         }],
         ["sluice_have_libdpdk==1", {
-          "sources": ["src/dpdk.cc"],
-          # DPDK's flags include -include rte_config.h and -march; both apply to dpdk.cc only in
-          # effect (the other files include no DPDK header), and -march matches what libdpdk was
-          # built for, which its inline burst functions need.
+          # flow.cc: the packet filter's rules in the NIC through rte_flow (src/io/flow.ts).
+          "sources": ["src/dpdk.cc", "src/flow.cc"],
+          # DPDK's flags include -include rte_config.h and -march; both apply to dpdk.cc and
+          # flow.cc only in effect (the other files include no DPDK header), and -march matches
+          # what libdpdk was built for, which its inline burst functions need.
           "cflags_cc": ["<!@(pkg-config --cflags libdpdk)"],
           "libraries": ["<!@(pkg-config --libs libdpdk)"],
           "defines": ["SLUICE_HAVE_DPDK=1"]

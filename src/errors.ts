@@ -42,6 +42,10 @@ export const ERROR_TABLE = {
   SLUICE_DPDK_EAL: { status: 0, kind: 'io' },
   SLUICE_DPDK_PORT: { status: 0, kind: 'io' },
   SLUICE_DPDK_MEMPOOL: { status: 0, kind: 'io' },
+  // rte_flow (native/src/flow.cc): the PMD refused to validate, create, query or destroy a flow
+  // rule of the packet filter; detail has the function, errno, rte_strerror and rte_flow_error
+  // (type and the PMD's message).
+  SLUICE_DPDK_FLOW: { status: 0, kind: 'io' },
   SLUICE_DPDK_UNAVAILABLE: { status: 0, kind: 'io' },
 } as const;
 

@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
 #ifdef SLUICE_HAVE_DPDK
   sluice::InitDpdk(env, exports);
+  sluice::InitFlow(env, exports);
   constexpr bool kDpdk = true;
 #else
   constexpr bool kDpdk = false;

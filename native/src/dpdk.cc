@@ -711,6 +711,7 @@ Napi::Value DpdkPortClose(const Napi::CallbackInfo& info) {
   uint16_t port;
   if (!ArgPort(info, 0, &port)) return env.Undefined();
   FreeHeld(g_ports[port]);
+  FlowRelease(port);
   PortState st = g_ports[port];
   g_ports[port] = PortState();
   int rc = Release(port, st.device, st.probed, st.pool);
@@ -729,6 +730,7 @@ Napi::Value DpdkCleanup(const Napi::CallbackInfo& info) {
   for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
     if (!g_ports[p].open) continue;
     FreeHeld(g_ports[p]);
+    FlowRelease(p);
     PortState st = g_ports[p];
     g_ports[p] = PortState();
     Release(p, st.device, st.probed, st.pool);
@@ -768,6 +770,8 @@ Napi::Value DpdkState(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+bool DpdkPortIsOpen(uint16_t port) { return port < RTE_MAX_ETHPORTS && g_ports[port].open; }
 
 void InitDpdk(Napi::Env env, Napi::Object exports) {
   exports.Set("dpdkInit", Napi::Function::New(env, DpdkInit, "dpdkInit"));

@@ -42,6 +42,12 @@ void InitXdp(Napi::Env env, Napi::Object exports);
 #endif
 #ifdef SLUICE_HAVE_DPDK
 void InitDpdk(Napi::Env env, Napi::Object exports);
+void InitFlow(Napi::Env env, Napi::Object exports);
+// dpdk.cc: whether dpdkPortOpen opened `port` and it has not been closed since.
+bool DpdkPortIsOpen(uint16_t port);
+// flow.cc: destroys the port's rte_flow rules and forgets their handles; dpdk.cc calls it before
+// a port stops, so no flow handle outlives its port.
+void FlowRelease(uint16_t port);
 #endif
 
 }  // namespace sluice

@@ -118,6 +118,19 @@ export interface DpdkPortStats {
   xstats: Record<string, number>;
 }
 
+/** What flowReplace did (native/src/flow.cc). */
+export interface DpdkFlowReplaceResult {
+  /** Flows in force on the port now, one per rule given, in order. */
+  flows: number;
+  /** Whether they count matches (COUNT); false when the PMD refused COUNT and took the rules without it. */
+  counted: boolean;
+  /** The PMD's refusal of COUNT (an rte_flow_validate message), when counted is false for that reason. */
+  countRefused?: string;
+  /** Flows of earlier sets the PMD would not destroy (still in the NIC; tried again by the next call). */
+  stale: number;
+  staleError?: string;
+}
+
 /** Present when the addon was built with libdpdk (features.dpdk). */
 export interface DpdkAddon {
   dpdkInit(args: string[]): DpdkEalInfo;
@@ -128,6 +141,16 @@ export interface DpdkAddon {
   dpdkPortClose(portId: number): void;
   dpdkCleanup(): void;
   dpdkState(): { state: 'none' | 'ready' | 'failed' | 'cleaned'; args: string[] };
+  /**
+   * Replaces the port's flow rules: `rules` holds 4 words per rule (network as uint32, prefix
+   * length, priority, fate 0 = drop / 1 = queue 0). All validated, then created, then the old set
+   * destroyed; on a refusal nothing changes and SLUICE_DPDK_FLOW is thrown.
+   */
+  flowReplace(portId: number, rules: Uint32Array, count: boolean): DpdkFlowReplaceResult;
+  /** Packets matched by each flow in force (out[i]; -1 when it has no counter); returns the flow count. */
+  flowCounters(portId: number, out: Float64Array): number;
+  /** Destroys every flow of the port (rte_flow_flush). */
+  flowFlush(portId: number): void;
 }
 
 /**
@@ -211,7 +234,7 @@ export function nativeAvailable(): { ok: true; addon: NativeAddon } | { ok: fals
   }
 }
 
-const NATIVE_CODES = new Set<string>(['SLUICE_TAP_OPEN', 'SLUICE_TAP_IO', 'SLUICE_PORT_CONFIG', 'SLUICE_NATIVE_MISSING', 'SLUICE_XDP', 'SLUICE_DPDK_EAL', 'SLUICE_DPDK_PORT', 'SLUICE_DPDK_MEMPOOL']);
+const NATIVE_CODES = new Set<string>(['SLUICE_TAP_OPEN', 'SLUICE_TAP_IO', 'SLUICE_PORT_CONFIG', 'SLUICE_NATIVE_MISSING', 'SLUICE_XDP', 'SLUICE_DPDK_EAL', 'SLUICE_DPDK_PORT', 'SLUICE_DPDK_MEMPOOL', 'SLUICE_DPDK_FLOW']);
 
 interface NativeErrorShape {
   code?: unknown;
@@ -221,6 +244,12 @@ interface NativeErrorShape {
   /** DPDK errors: the rte_* function that failed. */
   function?: unknown;
   message?: unknown;
+  /** rte_flow errors (SLUICE_DPDK_FLOW): rte_strerror, the rte_flow_error type and message, the rule index. */
+  strerror?: unknown;
+  flowErrorType?: unknown;
+  flowErrorMessage?: unknown;
+  rule?: unknown;
+  countRefused?: unknown;
 }
 
 /**
@@ -237,5 +266,10 @@ export function toSluiceError(e: unknown, fallback: ErrorCode, context: string):
   if (typeof n.errnoName === 'string' && n.errnoName !== '') detail.errnoName = n.errnoName;
   if (typeof n.syscall === 'string') detail.syscall = n.syscall;
   if (typeof n.function === 'string') detail.function = n.function;
+  if (typeof n.strerror === 'string') detail.strerror = n.strerror;
+  if (typeof n.flowErrorType === 'string') detail.flowErrorType = n.flowErrorType;
+  if (typeof n.flowErrorMessage === 'string') detail.flowErrorMessage = n.flowErrorMessage;
+  if (typeof n.rule === 'number' && n.rule >= 0) detail.rule = n.rule;
+  if (typeof n.countRefused === 'string') detail.countRefused = n.countRefused;
   return new SluiceError(code, context ? `${context}: ${message}` : message, detail, { cause: e });
 }
