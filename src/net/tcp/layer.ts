@@ -185,6 +185,7 @@ export class TcpLayer implements TcbHost {
       fastRecoveries: 0,
       tailLossProbes: 0,
       windowProbes: 0,
+      zeroWindowAdvertised: 0,
       keepaliveProbes: 0,
       drops: {},
       states,

@@ -655,7 +655,9 @@ export class Tcb {
     } else if (s.ack === this.sndUna) {
       if (this.sackOk && s.opts.sackCount > 0) this.takeSack(s);
       // RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, the same window, and data is outstanding.
-      if (len === 0 && !(fl & FIN) && (s.wnd << this.sndShift) === this.sndWnd && this.sndMax !== this.sndUna) {
+      // One that keeps the window at zero answers a window probe (or data past the window): that is
+      // flow control, not loss, and a fast retransmit would only go into the closed window.
+      if (len === 0 && !(fl & FIN) && this.sndWnd !== 0 && (s.wnd << this.sndShift) === this.sndWnd && this.sndMax !== this.sndUna) {
         this.onDupAck(now);
       }
     }
@@ -1200,6 +1202,18 @@ export class Tcb {
   }
 
   persistProbe = false;
+  /**
+   * Set while the sequence space from zwpSeq up to SND.MAX went out only as zero-window probe
+   * bytes (3.8.6.1): sending it once the window opens is its first transmission as data, not a
+   * retransmission. Cleared by the next data segment.
+   */
+  private zwpOnly = false;
+  private zwpSeq = 0;
+
+  /** Whether a segment from `seq` sends data again: below SND.MAX and not only ever a window probe. */
+  private isResend(seq: number): boolean {
+    return seqLt(seq, this.sndMax) && !(this.zwpOnly && seqGe(seq, this.zwpSeq));
+  }
 
   private unsentOrProbe(): number {
     return seqDiff(seqAdd(this.bufSeq, this.sndBuf.length), this.sndUna);
@@ -1308,6 +1322,7 @@ export class Tcb {
     if (len > 0) this.sndBuf.copyOut(seqDiff(seq, this.bufSeq), b, i, len);
     const wnd = fl & SYN ? Math.min(this.rcvWindow(), 0xffff) : this.windowField();
     if (fl & SYN) this.rcvAdvRight = seqAdd(this.rcvNxt, wnd);
+    else if (wnd === 0) this.host.counters.zeroWindowAdvertised++;
     const ack = fl & ACK ? this.rcvNxt : 0;
     emitHeader(b, off, this.localPort, this.remotePort, seq, ack, hlen, fl, wnd);
     const total = hlen + len;
@@ -1392,14 +1407,30 @@ export class Tcb {
     if (this.persistProbe) {
       this.persistProbe = false;
       if (seqLt(this.sndUna, dataEnd)) {
-        const len = this.sndWnd === 0 ? 1 : Math.min(this.sndWnd, seqDiff(dataEnd, this.sndUna), this.smss);
+        const probe = this.sndWnd === 0;
+        const len = probe ? 1 : Math.min(this.sndWnd, seqDiff(dataEnd, this.sndUna), this.smss);
         if (!this.emitSegment(now, sink, this.sndUna, len, ACK)) return false;
-        if (this.sndWnd === 0) c.windowProbes++;
         this.sndNxt = seqAdd(this.sndUna, len);
-        if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-        else {
-          this.retransmits++;
-          c.retransmits++;
+        if (probe) {
+          // A zero-window probe counts as one, never as a retransmission, however often it repeats;
+          // a byte first sent in one is not retransmitted by the data that follows the reopening.
+          c.windowProbes++;
+          if (seqGt(this.sndNxt, this.sndMax)) {
+            if (!this.zwpOnly) {
+              this.zwpOnly = true;
+              this.zwpSeq = this.sndUna;
+            }
+            this.sndMax = this.sndNxt;
+          }
+        } else {
+          // The sender SWS override (3.8.6.2.1): data into a small open window.
+          if (this.isResend(this.sndUna)) {
+            this.retransmits++;
+            c.retransmits++;
+            c.retransmittedBytes += Math.min(len, seqDiff(this.sndMax, this.sndUna));
+          }
+          if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+          this.zwpOnly = false;
         }
         this.tPersist = now + Math.min(this.rtt.baseRto * 2 ** this.persistBackoff, this.host.cfg.rtoMaxMs);
         this.host.noteDeadline(this, this.tPersist);
@@ -1417,14 +1448,18 @@ export class Tcb {
         if (len > 0) {
           const seq = seqAdd(this.sndMax, -len);
           if (!this.emitSegment(now, sink, seq, len, ACK | PSH)) return false;
-          this.retransmits++;
-          c.retransmits++;
-          c.retransmittedBytes += len;
+          if (this.isResend(seq)) {
+            this.retransmits++;
+            c.retransmits++;
+            c.retransmittedBytes += len;
+          }
+          this.zwpOnly = false;
         }
       } else if (newLen > 0) {
         if (!this.emitSegment(now, sink, this.sndNxt, newLen, ACK | (newLen === seqDiff(dataEnd, this.sndNxt) ? PSH : 0))) return false;
         this.sndNxt = seqAdd(this.sndNxt, newLen);
         if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+        this.zwpOnly = false;
       }
       this.armRtx(now);
     }
@@ -1435,9 +1470,12 @@ export class Tcb {
       const fin = canFin && seqAdd(this.sndUna, len) === finSeq && len >= 0;
       if (len > 0 || fin) {
         if (!this.emitSegment(now, sink, this.sndUna, len, ACK | (fin ? FIN : 0) | (len > 0 ? PSH : 0))) return false;
-        this.retransmits++;
-        c.retransmits++;
-        c.retransmittedBytes += len;
+        if (this.isResend(this.sndUna)) {
+          this.retransmits++;
+          c.retransmits++;
+          c.retransmittedBytes += len;
+        }
+        if (len > 0) this.zwpOnly = false;
         const end = seqAdd(this.sndUna, len + (fin ? 1 : 0));
         if (seqGt(end, this.sndNxt)) this.sndNxt = end;
         if (this.sackOk && this.inRecovery && seqGt(end, this.rtxHigh)) this.rtxHigh = end;
@@ -1492,14 +1530,18 @@ export class Tcb {
       if (!this.emitSegment(now, sink, seq, len, ACK | (sendFin ? FIN : 0) | (len > 0 && len === avail ? PSH : 0))) return false;
       const end = seqAdd(seq, len + (sendFin ? 1 : 0));
       if (seqLt(seq, this.sndMax)) {
-        this.retransmits++;
-        c.retransmits++;
-        c.retransmittedBytes += len;
+        // Karn: never time a segment whose sequence space went out before, probe byte included.
+        if (this.isResend(seq)) {
+          this.retransmits++;
+          c.retransmits++;
+          c.retransmittedBytes += len;
+        }
       } else if (!this.rttActive && !this.tsOk) {
         this.rttActive = true;
         this.rttTime = now;
         this.rttSeq = seq;
       }
+      if (len > 0) this.zwpOnly = false;
       if (retransHole) this.rtxHigh = end;
       else if (seqGt(end, this.sndNxt)) this.sndNxt = end;
       if (seqGt(end, this.sndMax)) this.sndMax = end;

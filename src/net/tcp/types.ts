@@ -106,7 +106,10 @@ export interface TcpConnectionInfo {
 export interface TcpCounters {
   segmentsIn: number;
   segmentsOut: number;
-  /** Segments sent again (RTO, fast retransmit, SACK hole fill). */
+  /**
+   * Segments sent again (RTO, fast retransmit, SACK hole fill, tail loss probe of sent data).
+   * Zero-window probes are not retransmissions: they count in windowProbes only.
+   */
   retransmits: number;
   retransmittedBytes: number;
   resetsSent: number;
@@ -127,8 +130,10 @@ export interface TcpCounters {
   fastRecoveries: number;
   /** Tail loss probes sent (RFC 8985 7). */
   tailLossProbes: number;
-  /** Zero-window probes sent (RFC 9293 3.8.6.1). */
+  /** Zero-window probes sent (RFC 9293 3.8.6.1), first and repeated alike. */
   windowProbes: number;
+  /** Segments sent advertising a zero receive window: the application stopped reading (RFC 9293 3.8.6). */
+  zeroWindowAdvertised: number;
   keepaliveProbes: number;
   /** Drops by reason: short, bad_header, checksum, options_truncated, options_bad_length, paws, out_of_window, ... */
   drops: Record<string, number>;
