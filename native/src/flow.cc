@@ -1,7 +1,7 @@
-// rte_flow: the packet filter's source CIDR rules in the NIC (src/io/flow.ts decides which rules
-// go down). One ingress flow per rule, pattern ETH / IPV4 (source address under the rule's prefix
-// mask; any IPv4 for /0) / END, actions COUNT + DROP, or COUNT + QUEUE 0 for a rule that passes
-// (an allow rule above a lower-priority drop of the rest). Nothing here runs per packet: each
+// rte_flow: the packet filter's source CIDR rules in the NIC (src/net/filter-flow.ts decides which
+// rules go down and with what priority). One ingress flow per rule, pattern ETH / IPV4 (source
+// address under the rule's mask; no IPv4 spec when the mask is 0) / END, actions COUNT + DROP, or
+// COUNT + QUEUE 0 for a rule that passes (an allow rule above a lower-priority drop of the rest). Nothing here runs per packet: each
 // exported function is one control operation on a whole rule set. Compiled with dpdk.cc.
 
 #include "sluice.h"
@@ -21,13 +21,13 @@ namespace {
 constexpr const char* kErrFlow = "SLUICE_DPDK_FLOW";
 constexpr uint32_t kFateDrop = 0;
 constexpr uint32_t kFateQueue0 = 1;
-// Rules arrive as 4 uint32 each: network (host order), prefix length, priority, fate.
+// Rules arrive as 4 uint32 each: network and mask (host order), priority, fate.
 constexpr size_t kWords = 4;
 constexpr size_t kMaxRules = 65536;
 
 struct Rule {
   uint32_t network;
-  uint32_t prefixLength;
+  uint32_t mask;  // 0: any IPv4 source
   uint32_t priority;
   uint32_t fate;
 };
@@ -97,8 +97,10 @@ std::string Ipv4Text(uint32_t a) {
 }
 
 std::string RuleText(const Rule& r) {
-  return Ipv4Text(r.network) + "/" + std::to_string(r.prefixLength) + " priority " + std::to_string(r.priority) +
-         (r.fate == kFateDrop ? " drop" : " queue 0");
+  bool prefix = (~r.mask & (~r.mask + 1)) == 0;  // ones then zeros
+  std::string source = Ipv4Text(r.network) + (prefix ? "/" + std::to_string(__builtin_popcount(r.mask))
+                                                     : " mask " + Ipv4Text(r.mask));
+  return source + " priority " + std::to_string(r.priority) + (r.fate == kFateDrop ? " drop" : " queue 0");
 }
 
 // "<fn>(port P[, rule i: <rule>]): <PMD message> [<TYPE>] (<rte_strerror> (ERRNAME))".
@@ -150,10 +152,9 @@ struct FlowSpec {
     attr.priority = r.priority;
     items[0].type = RTE_FLOW_ITEM_TYPE_ETH;  // no spec: any Ethernet frame (of IPv4, below)
     items[1].type = RTE_FLOW_ITEM_TYPE_IPV4;
-    if (r.prefixLength > 0) {
-      uint32_t mask = r.prefixLength >= 32 ? 0xffffffffu : ~(0xffffffffu >> r.prefixLength);
-      ipSpec.hdr.src_addr = rte_cpu_to_be_32(r.network & mask);
-      ipMask.hdr.src_addr = rte_cpu_to_be_32(mask);
+    if (r.mask != 0) {
+      ipSpec.hdr.src_addr = rte_cpu_to_be_32(r.network & r.mask);
+      ipMask.hdr.src_addr = rte_cpu_to_be_32(r.mask);
       items[1].spec = &ipSpec;
       items[1].mask = &ipMask;
     }
@@ -199,7 +200,7 @@ std::vector<rte_flow*> DestroyAll(uint16_t port, const std::vector<rte_flow*>& h
   return left;
 }
 
-// flowReplace(portId, rules: Uint32Array (4 words per rule), count: boolean) ->
+// flowReplace(portId, rules: Uint32Array (network, mask, priority, fate per rule), count: boolean) ->
 //   { flows, counted, countRefused?, stale, staleError? }
 // Validates every rule, then creates the new set, then destroys the old one: the caller sees the
 // old set or the new one, never a part. A refused validation or creation destroys what this call
@@ -226,8 +227,8 @@ Napi::Value FlowReplace(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < rules.size(); i++) {
     const uint32_t* w = words + i * kWords;
     rules[i] = {w[0], w[1], w[2], w[3]};
-    if (w[1] > 32 || (w[3] != kFateDrop && w[3] != kFateQueue0)) {
-      ThrowArg(env, "rule " + std::to_string(i) + ": prefix length must be 0-32 and fate 0 (drop) or 1 (queue 0)");
+    if (w[3] != kFateDrop && w[3] != kFateQueue0) {
+      ThrowArg(env, "rule " + std::to_string(i) + ": fate must be 0 (drop) or 1 (queue 0), got " + std::to_string(w[3]));
       return env.Undefined();
     }
   }

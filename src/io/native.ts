@@ -142,8 +142,8 @@ export interface DpdkAddon {
   dpdkCleanup(): void;
   dpdkState(): { state: 'none' | 'ready' | 'failed' | 'cleaned'; args: string[] };
   /**
-   * Replaces the port's flow rules: `rules` holds 4 words per rule (network as uint32, prefix
-   * length, priority, fate 0 = drop / 1 = queue 0). All validated, then created, then the old set
+   * Replaces the port's flow rules: `rules` holds 4 words per rule (source network and mask
+   * as uint32, priority, fate 0 = drop / 1 = queue 0; src/net/filter-flow.ts encodes them). All validated, then created, then the old set
    * destroyed; on a refusal nothing changes and SLUICE_DPDK_FLOW is thrown.
    */
   flowReplace(portId: number, rules: Uint32Array, count: boolean): DpdkFlowReplaceResult;
