@@ -206,7 +206,7 @@ export class SluiceServer {
     const existing = this.stacks.get(tap.device);
     if (existing) {
       existing.setFilter(filterRules(spec), xdpOptions(spec));
-      this.logXdp(existing);
+      this.logFilter(existing);
       return existing;
     }
     const stack = BypassStack.openTap({
@@ -220,7 +220,7 @@ export class SluiceServer {
     });
     this.stacks.set(tap.device, stack);
     this.log.info({ device: stack.port.name, address: spec.address, prefix_length: tap.prefix_length, mtu: stack.port.mtu, waits_on_fd: stack.loop.waitsOnFd }, 'bypass stack up');
-    this.logXdp(stack);
+    this.logFilter(stack);
     return stack;
   }
 
@@ -231,7 +231,7 @@ export class SluiceServer {
     const existing = this.stacks.get(key);
     if (existing) {
       existing.setFilter(filterRules(spec), xdpOptions(spec));
-      this.logXdp(existing);
+      this.logFilter(existing);
       return existing;
     }
     const eal = this.snapshot.config.dpdk?.eal_args;
@@ -247,12 +247,13 @@ export class SluiceServer {
     this.stacks.set(key, stack);
     const port = stack.port as DpdkPort;
     this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk' }, 'bypass stack up');
-    this.logXdp(stack);
+    this.logFilter(stack);
     return stack;
   }
 
-  /** Says where the XDP copy of a stack's filter stands; the software filter runs either way. */
-  private logXdp(stack: BypassStack): void {
+  /** Says where the NIC and XDP copies of a stack's filter stand; the software filter runs either way. */
+  private logFilter(stack: BypassStack): void {
+    this.logNic(stack);
     const x = stack.xdpStatus();
     if (x === null) return;
     if (x.attached && x.error === undefined) {
@@ -262,12 +263,42 @@ export class SluiceServer {
     }
   }
 
+  /** DPDK ports: which filter rules went to the NIC (rte_flow), or the PMD's refusal. */
+  private logNic(stack: BypassStack): void {
+    const n = stack.nicStatus(false);
+    if (n === null) return;
+    const base = { device: n.port, driver: n.driver };
+    const why = (e: NonNullable<typeof n.refusal>) => ({
+      reason: e.message, code: e.code, function: e.detail.function, errno: e.detail.errnoName ?? e.detail.errno,
+      flow_error_type: e.detail.flowErrorType, flow_error_message: e.detail.flowErrorMessage,
+    });
+    if (n.rules.length > 0) {
+      this.log.info({ ...base, rules: n.rules.map((r) => r.rule), counters: n.countersRefused === null, ...(n.countersRefused !== null ? { counters_refused: n.countersRefused } : {}) }, 'nic filter rules installed');
+    }
+    if (n.refusal !== null && n.allowRefused !== null && n.refused === null) {
+      this.log.warn({ ...base, ...why(n.refusal) }, 'nic filter: the PMD refused the allow list; it stays in XDP and the software filter');
+    } else if (n.refusal !== null) {
+      this.log.warn({ ...base, ...why(n.refusal) }, 'nic filter not in force; the software filter (and XDP, where configured) does the work');
+    }
+    if (n.error !== null) this.log.warn({ ...base, reason: n.error }, 'nic filter: flows left behind');
+  }
+
   /** Closes a bypass link once no listener uses it and its connections are gone. */
   private releaseStack(stack: BypassStack): void {
     if (stack.listenerCount > 0) return;
     for (const l of this.listeners.values()) if (l.stack === stack && l.sessions.size > 0) return;
     for (const [dev, s] of this.stacks) if (s === stack) this.stacks.delete(dev);
     stack.close();
+  }
+
+  /** Per DPDK port, the filter rules in the NIC or why there are none (GET /status). */
+  private nicFilterStatus(): Record<string, { driver: string; rules: string[]; refused: string | null; allow_refused: string | null; counters_refused: string | null }> {
+    const out: ReturnType<SluiceServer['nicFilterStatus']> = {};
+    for (const s of this.stacks.values()) {
+      const n = s.nicStatus(false);
+      if (n !== null) out[n.port] = { driver: n.driver, rules: n.rules.map((r) => r.rule), refused: n.refused, allow_refused: n.allowRefused, counters_refused: n.countersRefused };
+    }
+    return out;
   }
 
   /** Connection tables and counters of every bypass link (what `sluice netstat` shows). */
@@ -313,7 +344,7 @@ export class SluiceServer {
     const admin = new AdminServer(this.metrics, {
       ready: () => this.readyFlag && !this.draining,
       reload: () => this.reload('admin'),
-      status: () => ({ version: this.snapshot.version, config: this.snapshot.source, listeners: Object.fromEntries(this.ports()), clusters: this.clusters.names, draining: this.draining }),
+      status: () => ({ version: this.snapshot.version, config: this.snapshot.source, listeners: Object.fromEntries(this.ports()), clusters: this.clusters.names, draining: this.draining, nic_filter: this.nicFilterStatus() }),
       netstat: () => this.netstat(),
     });
     const a = snap.admin;
@@ -369,7 +400,7 @@ export class SluiceServer {
         // The packet filter's rules change in place: counters and tracked sources are kept.
         if (cur.stack) {
           cur.stack.setFilter(filterRules(spec), xdpOptions(spec));
-          this.logXdp(cur.stack);
+          this.logFilter(cur.stack);
         }
         continue;
       }

@@ -181,6 +181,13 @@ export class Metrics {
     });
     counter('sluice_bypass_xdp_rule_drops_total', 'Packets dropped in XDP by each deny rule in force (a rule removed by a reload takes its count with it)', ['device', 'interface', 'rule'], (s) =>
       (s.xdp?.counters?.rules ?? []).map((x): [Record<string, string>, number] => [{ interface: s.xdp!.interface, rule: x.rule }, x.packets]));
+    // DPDK ports: the filter's CIDR rules in the NIC (rte_flow, docs/dpdk.md); drops there never reached Sluice.
+    new Gauge({
+      name: 'sluice_bypass_nic_flows', help: 'Packet filter rules in force in the NIC as rte_flow rules (0: none, see sluice netstat for why)', labelNames: ['device'] as const, registers: r,
+      collect() { this.reset(); each((s) => { if (s.nic) this.set({ device: s.device }, s.nic.rules.length); }); },
+    });
+    counter('sluice_bypass_nic_flow_packets_total', 'Packets matched in the NIC by each filter rule in force (rte_flow COUNT; a rule changed by a reload starts again at 0)', ['device', 'rule', 'action'], (s) =>
+      (s.nic?.rules ?? []).filter((x) => x.packets !== null).map((x): [Record<string, string>, number] => [{ rule: x.rule, action: x.action }, x.packets!]));
     new Gauge({
       name: 'sluice_bypass_poll_duty_cycle', help: 'Share of wall time the poll loop spent working (0..1)', labelNames: ['device'] as const, registers: r,
       collect() { this.reset(); each((s) => this.set({ device: s.device }, s.poll.dutyCycle)); },

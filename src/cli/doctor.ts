@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { checkBackends, type BackendStatus } from '../io/doctor.js';
 import { placeFilter, RTE_FLOW_REASON, type FilterPlacement } from '../io/doctor-filter.js';
 import { xdpAvailability, type XdpAvailability } from '../io/xdp.js';
+import { nativeAvailable } from '../io/native.js';
 import { loadConfig } from '../config/load.js';
 import type { ListenerSpec } from '../config/schema.js';
 
@@ -23,7 +24,8 @@ export function formatDoctor(statuses: readonly BackendStatus[]): string {
 
 /** The packet filter's placement: XDP on this machine, and per listener when a config was given. */
 export interface FilterReport {
-  nic: { available: false; reason: string };
+  /** available: this build can program rte_flow (the addon has its DPDK port); per listener below. */
+  nic: { available: boolean; reason: string };
   xdp: XdpAvailability;
   listeners: FilterPlacement[] | null;
 }
@@ -39,7 +41,13 @@ export function filterReport(listeners: readonly ListenerSpec[] | null): FilterR
     connLimit: (l.filter?.max_connections_per_source ?? 0) > 0,
     xdp: l.filter?.xdp ? { interface: l.filter.xdp.interface, mode: l.filter.xdp.mode } : null,
   }));
-  return { nic: { available: false, reason: RTE_FLOW_REASON }, xdp: xdpAvailability(), listeners: placed };
+  const n = nativeAvailable();
+  const dpdk = n.ok && n.addon.features.dpdk;
+  return {
+    nic: { available: dpdk, reason: dpdk ? RTE_FLOW_REASON : `NOT available: the native addon has no DPDK port (${n.ok ? 'built without libdpdk' : n.error.message}); ${RTE_FLOW_REASON}` },
+    xdp: xdpAvailability(),
+    listeners: placed,
+  };
 }
 
 export function formatFilterReport(r: FilterReport): string {
@@ -53,7 +61,7 @@ export function formatFilterReport(r: FilterReport): string {
   }
   for (const p of r.listeners ?? []) {
     out.push('', `listener ${p.listener} (${p.transport} ${p.device})`);
-    out.push(`  nic:      ${p.nic.rules.length ? p.nic.rules.join(', ') : 'none'}`);
+    out.push(`  nic:      ${p.nic.rules.length ? p.nic.rules.join(', ') : 'none'} - ${p.nic.reason}`);
     out.push(`  xdp:      ${p.xdp.rules.length ? `${p.xdp.rules.join(', ')} on ${p.xdp.interface}` : 'none'} - ${p.xdp.reason}`);
     out.push(`  software: ${p.software.rules.length ? p.software.rules.join(', ') : 'none'} - ${p.software.reason}`);
   }

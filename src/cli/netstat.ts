@@ -198,8 +198,27 @@ function formatStack(s: BypassNetstat): string {
     ...nonZero('tcp', t.drops),
   ];
   out.push(`drops: ${drops.length > 0 ? drops.join(', ') : 'none'}`);
+  if (s.nic) out.push(formatNic(s.nic));
   if (s.xdp) out.push(formatXdp(s.xdp));
   return out.join('\n') + '\n';
+}
+
+/** The NIC copy of the filter (rte_flow on a DPDK port): its flows with their matches, or the PMD's refusal. */
+export function formatNic(n: NonNullable<BypassNetstat['nic']>): string {
+  const head = `nic: ${n.port} (${n.driver})`;
+  const out: string[] = [];
+  if (n.rules.length > 0) {
+    out.push(`${head} ${n.rules.length} flow${n.rules.length === 1 ? '' : 's'}: ` +
+      n.rules.map((r) => `${r.rule} ${r.action === 'drop' ? 'dropped' : 'passed'} ${r.packets === null ? '-' : r.packets}`).join(', '));
+  } else if (n.refused !== null) {
+    out.push(`${head} no rules in the NIC (the software filter and XDP, where configured, do the work): ${n.refused}`);
+  } else {
+    out.push(`${head} no rules in the NIC: the filter has no deny or allow CIDRs`);
+  }
+  if (n.allowRefused !== null && n.refused === null) out.push(`  allow list not in the NIC (XDP and software keep it): ${n.allowRefused}`);
+  if (n.countersRefused !== null && n.rules.length > 0) out.push(`  no counters: ${n.countersRefused}`);
+  if (n.error !== null) out.push(`  last error: ${n.error}`);
+  return out.join('\n');
 }
 
 /** The XDP copy of the filter: drops counted here happened in the kernel, below the counters above. */

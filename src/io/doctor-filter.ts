@@ -1,6 +1,7 @@
 // `sluice doctor`'s packet-filter section: for each bypass listener, which of its filter rules run
-// in the NIC (rte_flow), in the XDP program (src/io/xdp.ts) and in Sluice's software filter
-// (src/net/filter.ts). Read-only like the backend checks: nothing is attached.
+// in the NIC (rte_flow, src/io/flow.ts), in the XDP program (src/io/xdp.ts) and in Sluice's
+// software filter (src/net/filter.ts). Read-only like the backend checks: nothing is attached,
+// no port is opened and no flow is created.
 
 import { existsSync } from 'node:fs';
 import { xdpAvailability, xdpXskObjectPath, type XdpAvailability } from './xdp.js';
@@ -27,12 +28,45 @@ export interface FilterPlacement {
 }
 
 /**
- * rte_flow is the path to the NIC's own filters. Sluice programs none yet, and no device on a
- * machine without a physical DPDK NIC could take them: net_tap's flow API is built on TC flower
- * classifiers (not offered by this kernel), net_af_packet and net_af_xdp have no flow API.
+ * rte_flow is the path to the NIC's own filters (src/io/flow.ts, native/src/flow.cc): on transport
+ * dpdk, the deny CIDRs (and the allow list, where the PMD takes priorities) go to the NIC when the
+ * port opens and on every reload. Doctor opens no port and creates no flow, so for a device it has
+ * no recorded answer for, it can only say that they will be tried.
  */
 export const RTE_FLOW_REASON =
-  'no rules in the NIC: Sluice does not program rte_flow yet, and none of the virtual devices here supports it (net_tap needs TC flower classifiers, net_af_packet and net_af_xdp have no flow API, a TAP device is not a NIC)';
+  'transport dpdk puts the deny CIDRs (and the allow list, where the PMD takes rule priorities) in the NIC through rte_flow when the PMD supports it (ETH / IPV4 source + DROP; mlx5, i40e, ice, ... see docs/dpdk.md); the virtual devices do not';
+
+/**
+ * What the virtual PMDs answered when Sluice tried (DPDK 22.11, test/io/flow.test.ts): doctor
+ * repeats it instead of trying (it creates nothing).
+ */
+const NO_FLOW_API = new Set(['net_af_packet', 'net_af_xdp', 'net_null']);
+const NET_TAP_FLOW =
+  'net_tap builds each flow as a TC flower filter on its TAP: it validates them (not COUNT: "action not supported"), and on a kernel without cls_flower rte_flow_create refuses them ("overlapping rules or Kernel too old for flower support", EEXIST); the verdict shows at serve time';
+
+/** The PMD of a devargs string ("net_af_packet0,iface=x" -> "net_af_packet"), or null for a PCI address or other name. */
+export function pmdOf(device: string): string | null {
+  const m = /^(net_[a-z0-9_]*?)\d*$/.exec(device.split(',')[0]!);
+  return m ? m[1]! : null;
+}
+
+/** The NIC part of a listener's placement: what rte_flow would be asked for, and what is known of the answer. */
+export function placeNic(p: FilterPlacementInput): FilterPlacement['nic'] {
+  if (p.transport === 'tap') return { rules: [], reason: 'transport tap: a TAP device is not a NIC (rte_flow is for transport dpdk)' };
+  const wanted: string[] = [];
+  if (p.deny > 0) wanted.push(`deny (${p.deny} CIDR${p.deny === 1 ? '' : 's'})`);
+  if (p.allow > 0) wanted.push(`allow (${p.allow} CIDR${p.allow === 1 ? '' : 's'}) and a drop of every other source`);
+  if (wanted.length === 0) return { rules: [], reason: 'no deny or allow CIDRs to put there (the SYN rate and connection limit never go to a NIC)' };
+  const pmd = pmdOf(p.device);
+  if (pmd !== null && NO_FLOW_API.has(pmd)) {
+    return { rules: [], reason: `${pmd} has no flow API: rte_flow_validate answers "Function not implemented" (ENOSYS)` };
+  }
+  if (pmd === 'net_tap') return { rules: [], reason: NET_TAP_FLOW };
+  return {
+    rules: wanted,
+    reason: "tried through rte_flow when the port opens and on every reload (one flow per CIDR: ETH / IPV4 source, COUNT + DROP; allow CIDRs pass at a higher priority than the drop of the rest, or stay in XDP and software if the PMD refuses priorities); doctor creates no flow: the PMD's verdict shows at serve time ('nic filter rules installed' or 'nic filter not in force' in the log, nic: in sluice netstat)",
+  };
+}
 
 function ruleNames(p: FilterPlacementInput, withConnLimit: boolean): string[] {
   const r: string[] = [];
@@ -69,5 +103,5 @@ export function placeFilter(p: FilterPlacementInput, avail: (ifname: string) => 
       ? { interface: p.xdp.interface, rules: ruleNames(p, false), reason: `attachable on ${p.xdp.interface} (${p.xdp.mode} mode); the verifier's verdict shows at serve time ('xdp filter attached' in the log, sluice netstat)`, checks: a.checks }
       : { interface: p.xdp.interface, rules: [], reason: `unavailable: ${a.reason}${a.fix ? `; fix: ${a.fix}` : ''}`, checks: a.checks };
   }
-  return { listener: p.listener, transport: p.transport, device: p.device, nic: { rules: [], reason: RTE_FLOW_REASON }, xdp, software };
+  return { listener: p.listener, transport: p.transport, device: p.device, nic: placeNic(p), xdp, software };
 }

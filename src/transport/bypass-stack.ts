@@ -10,6 +10,7 @@ import { NetStack, type NetstatView } from '../net/stack.js';
 import type { FilterRules } from '../net/filter.js';
 import { lowerToXdp } from '../net/filter-xdp.js';
 import { XdpFilter, xdpXskObjectPath, type XdpCounters, type XdpMode } from '../io/xdp.js';
+import { NicFilter, type NicFilterStatus } from '../io/flow.js';
 import { existsSync } from 'node:fs';
 import { TcpLayer } from '../net/tcp/layer.js';
 import type { TcpListener } from '../net/tcp/socket.js';
@@ -63,6 +64,8 @@ export interface BypassNetstat {
   poll: PollMetrics;
   /** The XDP copy of the packet filter, when configured (null otherwise). */
   xdp: BypassXdpStatus | null;
+  /** DPDK ports: the filter's rules in the NIC (rte_flow), or why not; null on TAP. */
+  nic?: NicFilterStatus | null;
 }
 
 /** Rules that pass every packet: what the af_xdp steering program keeps when filter.xdp goes. */
@@ -78,6 +81,8 @@ export class BypassStack {
   private xdp: XdpFilter | null = null;
   private xdpOpts: BypassXdpOptions | null = null;
   private xdpError: string | undefined;
+  /** DPDK ports: the NIC copy of the filter's CIDR rules (rte_flow). */
+  private nic: NicFilter | null = null;
   /**
    * The interface whose XDP program is Sluice's filter loaded by net_af_xdp as its steering
    * program (it cannot be detached while the port lives), or null.
@@ -134,6 +139,9 @@ export class BypassStack {
     // only). On net_af_packet the filter runs before the AF_PACKET hook.
     if (xsk) s.steeringIface = opts.xdp!.interface;
     s.configureXdp(opts.xdp ?? null, opts.filter);
+    // The CIDR rules also go to the NIC where the PMD takes them; a refusal is kept in nicStatus().
+    s.nic = new NicFilter(port);
+    s.nic.apply(opts.filter);
     s.stack.announce();
     s.loop.start();
     return s;
@@ -163,6 +171,7 @@ export class BypassStack {
    */
   setFilter(rules: FilterRules, xdp?: BypassXdpOptions | null): void {
     this.stack.filter.setRules(rules);
+    this.nic?.apply(rules);
     if (xdp !== undefined && !sameXdp(xdp, this.xdpOpts)) {
       this.configureXdp(xdp, rules);
       return;
@@ -229,6 +238,11 @@ export class BypassStack {
     return base;
   }
 
+  /** DPDK ports: where the filter's rules stand in the NIC (with each flow's matches); null on TAP. */
+  nicStatus(withCounters = true): NicFilterStatus | null {
+    return this.nic === null || this.stopped ? null : this.nic.status(withCounters);
+  }
+
   netstat(): BypassNetstat {
     const connections = [...this.tcp.connections()].map((c) => ({
       ...c,
@@ -244,6 +258,7 @@ export class BypassStack {
       connections,
       poll: this.loop.metrics(),
       xdp: this.xdpStatus(),
+      nic: this.nicStatus(),
     };
   }
 
@@ -255,6 +270,7 @@ export class BypassStack {
     this.listeners.clear();
     this.loop.stop();
     this.detachXdp();
+    this.nic?.release();
     this.port.close();
   }
 }
