@@ -14,6 +14,7 @@
       "target_name": "sluice_native",
       "sources": [
         "src/addon.cc",
+        "src/checksum.cc",
         "src/errors.cc",
         "src/tap.cc",
         "src/waiter.cc"

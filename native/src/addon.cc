@@ -3,6 +3,7 @@
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  sluice::InitChecksum(env, exports);
   sluice::InitTap(env, exports);
   sluice::InitWaiter(env, exports);
 #if SLUICE_HAVE_LIBBPF
@@ -19,6 +20,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object features = Napi::Object::New(env);
   features.Set("tap", Napi::Boolean::New(env, true));
   features.Set("fdWaiter", Napi::Boolean::New(env, true));
+  // The TAP and DPDK bursts verify and fill IPv4/TCP checksums when given batch flags (checksum.cc).
+  features.Set("checksumOffload", Napi::Boolean::New(env, true));
   features.Set("dpdk", Napi::Boolean::New(env, kDpdk));
   features.Set("libdpdkAtBuild", Napi::Boolean::New(env, SLUICE_HAVE_LIBDPDK == 1));
   // The XDP loader (src/xdp.cc) is compiled in when libbpf was found by pkg-config at build time.

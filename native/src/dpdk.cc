@@ -44,7 +44,6 @@ constexpr const char* kErrMempool = "SLUICE_DPDK_MEMPOOL";
 
 // 64: mbuf pointers handled per inner rx/tx step (a stack array); DPDK PMDs take bursts of 32-64.
 constexpr uint16_t kChunk = 64;
-constexpr int64_t kMaxSlot = 65535;
 constexpr int64_t kMaxCapacity = 1 << 16;
 
 enum class EalState { kNone, kReady, kFailed, kCleaned };
@@ -425,8 +424,10 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
   l.Set("speedMbps", Napi::Number::New(env, link.link_speed));
   l.Set("fullDuplex", Napi::Boolean::New(env, link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX));
   out.Set("link", l);
-  // What the PMD could offload. Nothing is enabled: the stack computes and checks checksums itself,
-  // so these tell `sluice doctor` and the metrics what a later offload step could use.
+  // What the PMD could offload. Nothing is enabled: the bursts verify and fill IPv4 and TCP
+  // checksums in software while each frame is in cache (checksum.cc), which every PMD here
+  // needs (the virtual devices report no checksum offload); these tell `sluice doctor` and the
+  // metrics what a hardware offload could take over.
   Napi::Object rx = Napi::Object::New(env);
   rx.Set("ipv4Checksum", Napi::Boolean::New(env, (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0));
   rx.Set("tcpChecksum", Napi::Boolean::New(env, (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0));
@@ -450,66 +451,43 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
   return out;
 }
 
-struct Batch {
-  uint8_t* data;
-  size_t dataLen;
-  uint32_t* lengths;
-  size_t lengthsLen;
-  uint32_t* stats;  // optional [frames dropped by this call, bytes moved]
-};
-
-// dpdkRxBurst(portId, data, lengths, slotSize, capacity, stats?) -> count. Each mbuf's bytes
-// (all segments) are copied into the next slot and the mbufs go back to the pool in bulk; a frame
-// longer than slotSize is dropped whole and counted, never delivered truncated.
+// dpdkRxBurst(portId, data, lengths, slotSize, capacity, stats?, flags?) -> count. Each mbuf's
+// bytes (all segments) are copied into the next slot and the mbufs go back to the pool in bulk; a
+// frame longer than slotSize is dropped whole and counted, never delivered truncated. With flags,
+// each frame's checksum verdicts are written there while it is in cache (sluice.h).
 Napi::Value DpdkRxBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Batch b;
   uint16_t port;
-  int64_t slot, capacity;
-  if (!ArgPort(info, 0, &port) || !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
-      !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
-      !ArgInt(info, 3, "slotSize", 1, kMaxSlot, &slot) ||
-      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ArgBurstStats(info, 5, &b.stats)) {
-    return env.Undefined();
-  }
-  if (static_cast<size_t>(capacity) > b.lengthsLen ||
-      static_cast<size_t>(capacity) * static_cast<size_t>(slot) > b.dataLen) {
-    ThrowArg(env, "batch too small: capacity " + std::to_string(capacity) + " x slotSize " + std::to_string(slot) +
-                      " needs " + std::to_string(capacity * slot) + " data bytes and " + std::to_string(capacity) +
-                      " lengths, got " + std::to_string(b.dataLen) + " and " + std::to_string(b.lengthsLen));
-    return env.Undefined();
-  }
+  BurstSlots b;
+  if (!ArgPort(info, 0, &port) || !ArgBurstSlots(info, 1, BurstOrder::kRx, &b)) return env.Undefined();
   PortState& st = g_ports[port];
   rte_mbuf* pkts[kChunk];
   uint32_t n = 0;
   uint32_t dropped = 0;
   uint32_t bytes = 0;
-  while (n < capacity) {
-    uint16_t want = static_cast<uint16_t>(std::min<int64_t>(kChunk, capacity - n));
+  while (n < b.count) {
+    uint16_t want = static_cast<uint16_t>(std::min<uint32_t>(kChunk, b.count - n));
     uint16_t got = rte_eth_rx_burst(port, 0, pkts, want);
     for (uint16_t k = 0; k < got; k++) {
       rte_mbuf* m = pkts[k];
       uint32_t len = m->pkt_len;
-      if (len > static_cast<uint32_t>(slot)) {
+      if (len > b.slot) {
         dropped++;
         st.rxTooBig++;
         continue;
       }
-      uint8_t* dst = b.data + static_cast<size_t>(n) * static_cast<size_t>(slot);
+      uint8_t* dst = b.At(n);
       for (rte_mbuf* s = m; s != nullptr; s = s->next) {
         std::memcpy(dst, rte_pktmbuf_mtod(s, const uint8_t*), s->data_len);
         dst += s->data_len;
       }
-      b.lengths[n++] = len;
+      b.Received(n++, len);
       bytes += len;
     }
     if (got > 0) rte_pktmbuf_free_bulk(pkts, got);
     if (got < want) break;
   }
-  if (b.stats) {
-    b.stats[0] = dropped;
-    b.stats[1] = bytes;
-  }
+  b.Report(dropped, bytes);
   return Napi::Number::New(env, n);
 }
 
@@ -572,25 +550,15 @@ Napi::Value DpdkRxBurstInPlace(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-// dpdkTxBurst(portId, data, lengths, count, slotSize, stats?) -> consumed. Frames [0, consumed)
-// were handed to the PMD or dropped as unsendable (length 0 or longer than an mbuf; stats[0]);
-// the rest met a full tx ring or an empty pool and are the caller's to retry.
+// dpdkTxBurst(portId, data, lengths, count, slotSize, stats?, flags?) -> consumed. Frames
+// [0, consumed) were handed to the PMD or dropped as unsendable (length 0 or longer than an mbuf;
+// stats[0]); the rest met a full tx ring or an empty pool and are the caller's to retry. With
+// flags, the checksums they ask for are filled in (in the slot) before the copy into the mbuf.
 Napi::Value DpdkTxBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Batch b;
   uint16_t port;
-  int64_t count, slot;
-  if (!ArgPort(info, 0, &port) || !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
-      !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
-      !ArgInt(info, 3, "count", 0, kMaxCapacity, &count) ||
-      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ArgBurstStats(info, 5, &b.stats)) {
-    return env.Undefined();
-  }
-  if (static_cast<size_t>(count) > b.lengthsLen ||
-      static_cast<size_t>(count) * static_cast<size_t>(slot) > b.dataLen) {
-    ThrowArg(env, "batch too small for count " + std::to_string(count) + " x slotSize " + std::to_string(slot));
-    return env.Undefined();
-  }
+  BurstSlots b;
+  if (!ArgPort(info, 0, &port) || !ArgBurstSlots(info, 1, BurstOrder::kTx, &b)) return env.Undefined();
   PortState& st = g_ports[port];
   rte_mbuf* pkts[kChunk];
   uint32_t frameOf[kChunk];     // batch index of each mbuf
@@ -598,15 +566,15 @@ Napi::Value DpdkTxBurst(const Napi::CallbackInfo& info) {
   uint32_t i = 0;
   uint32_t dropped = 0;
   uint32_t bytes = 0;
-  while (i < count) {
+  while (i < b.count) {
     // Frames of this chunk that will go out: skip (and count) the unsendable ones first, so the
     // bulk allocation asks for exactly as many mbufs as are needed.
     uint32_t take = 0;
     uint32_t j = i;
     uint32_t chunkDrops = dropped;
-    while (j < count && take < kChunk) {
+    while (j < b.count && take < kChunk) {
       uint32_t len = b.lengths[j];
-      if (len == 0 || len > static_cast<uint32_t>(slot) || len > st.dataRoom) {
+      if (len == 0 || len > b.slot || len > st.dataRoom) {
         chunkDrops++;
         st.txTooBig++;
         j++;
@@ -633,8 +601,7 @@ Napi::Value DpdkTxBurst(const Napi::CallbackInfo& info) {
     for (uint32_t k = 0; k < take; k++) {
       rte_mbuf* m = pkts[k];
       uint32_t len = b.lengths[frameOf[k]];
-      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), b.data + static_cast<size_t>(frameOf[k]) * static_cast<size_t>(slot),
-                  len);
+      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), b.Outgoing(frameOf[k]), len);
       m->data_len = static_cast<uint16_t>(len);
       m->pkt_len = len;
     }
@@ -649,10 +616,7 @@ Napi::Value DpdkTxBurst(const Napi::CallbackInfo& info) {
     dropped = chunkDrops;
     i = j;
   }
-  if (b.stats) {
-    b.stats[0] = dropped;
-    b.stats[1] = bytes;
-  }
+  b.Report(dropped, bytes);
   return Napi::Number::New(env, i);
 }
 

@@ -105,4 +105,43 @@ bool ArgBurstStats(const Napi::CallbackInfo& info, size_t i, uint32_t** stats) {
   return true;
 }
 
+bool ArgBurstSlots(const Napi::CallbackInfo& info, size_t first, BurstOrder order, BurstSlots* out) {
+  // 65535: the largest frame a slot can need (a TAP read without a vnet header, one mbuf).
+  constexpr int64_t kMaxSlot = 65535;
+  constexpr int64_t kMaxCount = 1 << 16;
+  const bool rx = order == BurstOrder::kRx;
+  const char* countName = rx ? "capacity" : "count";
+  uint8_t* data;
+  size_t dataLen;
+  uint32_t* lengths;
+  size_t lengthsLen;
+  int64_t slot, count;
+  if (!ArgBytes(info, first, "data", &data, &dataLen) || !ArgU32(info, first + 1, "lengths", &lengths, &lengthsLen) ||
+      !ArgInt(info, rx ? first + 2 : first + 3, "slotSize", 1, kMaxSlot, &slot) ||
+      !ArgInt(info, rx ? first + 3 : first + 2, countName, 0, kMaxCount, &count) ||
+      !ArgBurstStats(info, first + 4, &out->stats)) {
+    return false;
+  }
+  uint8_t* flags = nullptr;
+  size_t flagsLen = 0;
+  if (first + 5 < info.Length() && !info[first + 5].IsUndefined() && !ArgBytes(info, first + 5, "flags", &flags, &flagsLen)) {
+    return false;
+  }
+  size_t n = static_cast<size_t>(count);
+  if (n > lengthsLen || n * static_cast<size_t>(slot) > dataLen || (flags != nullptr && n > flagsLen)) {
+    ThrowArg(info.Env(), std::string("batch too small: ") + countName + " " + std::to_string(count) + " x slotSize " +
+                             std::to_string(slot) + " needs " + std::to_string(count * slot) + " data bytes, " +
+                             std::to_string(count) + " lengths" + (flags ? " and flags" : "") + ", got " +
+                             std::to_string(dataLen) + ", " + std::to_string(lengthsLen) +
+                             (flags ? " and " + std::to_string(flagsLen) : ""));
+    return false;
+  }
+  out->data = data;
+  out->lengths = lengths;
+  out->flags = flags;
+  out->slot = static_cast<uint32_t>(slot);
+  out->count = static_cast<uint32_t>(count);
+  return true;
+}
+
 }  // namespace sluice

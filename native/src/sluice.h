@@ -35,6 +35,69 @@ bool ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t
 // [0] = frames dropped by the call, [1] = bytes moved; *stats is null when it is absent.
 bool ArgBurstStats(const Napi::CallbackInfo& info, size_t i, uint32_t** stats);
 
+// ---- Bursts over a FrameBatch (src/io/port.ts) -------------------------------------------------
+
+// batch.flags, one byte per frame; the values must match src/io/port.ts (RX_*, TX_*).
+// Received frames: two checksum verdicts, the IPv4 header's in bits 0-1 and TCP's in bits 2-3,
+// each 0 (not checked), kCsumGood or kCsumBad.
+constexpr uint8_t kCsumGood = 1;
+constexpr uint8_t kCsumBad = 2;
+constexpr int kRxL4Shift = 2;
+// Frames to send: the checksums the port is to fill in (the stack left them zero).
+constexpr uint8_t kTxIpCsum = 1;
+constexpr uint8_t kTxTcpCsum = 2;
+
+// checksum.cc: the verdicts for the Ethernet frame at frame[0, len), and the fill of the
+// checksums `want` asks for. Both read and write only inside the frame; anything but a sound
+// unfragmented IPv4 (and, for TCP, a whole TCP header) is left unchecked, or as it is.
+uint8_t RxChecksumFlags(uint8_t* frame, uint32_t len);
+void TxFillChecksums(uint8_t* frame, uint32_t len, uint8_t want);
+
+// The argument order of a burst's count and slot size: rx takes (slotSize, capacity), tx takes
+// (count, slotSize).
+enum class BurstOrder { kRx, kTx };
+
+// The frame slots one burst moves: frame i at data[i * slot, i * slot + lengths[i]), its offload
+// flags in flags[i] (flags is null when the caller passed none: no checksum work).
+struct BurstSlots {
+  uint8_t* data;
+  uint32_t* lengths;
+  uint8_t* flags;
+  uint32_t slot;
+  uint32_t count;  // rx: capacity; tx: frames offered
+  uint32_t* stats;  // optional [frames dropped by this call, bytes moved]
+
+  uint8_t* At(uint32_t i) const { return data + static_cast<size_t>(i) * slot; }
+
+  // rx: frame i is in its slot, len (<= slot) bytes: its length and checksum verdicts.
+  void Received(uint32_t i, uint32_t len) {
+    lengths[i] = len;
+    if (flags != nullptr) flags[i] = RxChecksumFlags(At(i), len);
+  }
+
+  // tx: frame i's bytes with the checksums its flags ask for filled in, or null when it cannot
+  // be sent (length 0 or longer than its slot).
+  uint8_t* Outgoing(uint32_t i) {
+    uint32_t len = lengths[i];
+    if (len == 0 || len > slot) return nullptr;
+    uint8_t* p = At(i);
+    if (flags != nullptr && flags[i] != 0) TxFillChecksums(p, len, flags[i]);
+    return p;
+  }
+
+  void Report(uint32_t dropped, uint32_t bytes) const {
+    if (stats == nullptr) return;
+    stats[0] = dropped;
+    stats[1] = bytes;
+  }
+};
+
+// Reads (data, lengths, slotSize, capacity | count, slotSize, stats?, flags?) from argument
+// `first` on and checks that `count` slots fit data, lengths and flags, so the burst loops index
+// without further checks. Bytes of one burst fit stats[1]: 65536 slots x 65535 bytes < 2^32.
+bool ArgBurstSlots(const Napi::CallbackInfo& info, size_t first, BurstOrder order, BurstSlots* out);
+
+void InitChecksum(Napi::Env env, Napi::Object exports);
 void InitTap(Napi::Env env, Napi::Object exports);
 void InitWaiter(Napi::Env env, Napi::Object exports);
 #if SLUICE_HAVE_LIBBPF

@@ -20,10 +20,6 @@ namespace sluice {
 
 namespace {
 
-// 65535: the largest frame a TAP read can return without a vnet header (no GSO).
-constexpr int64_t kMaxSlot = 65535;
-constexpr int64_t kMaxCapacity = 1 << 16;
-
 // tapOpen(name, mtu) -> { fd, name, mac }. name may be a template ("sluice%d"); mtu 0 keeps the
 // kernel default.
 Napi::Value TapOpen(const Napi::CallbackInfo& info) {
@@ -106,48 +102,23 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// Reads the common (fd, data, lengths, slotSize/count) arguments and checks the batch bounds
-// once per burst, so the loops below index without further checks.
-struct Burst {
-  int fd;
-  uint8_t* data;
-  size_t dataLen;
-  uint32_t* lengths;
-  size_t lengthsLen;
-  // optional stats out-parameter: [0] = frames dropped by this call, [1] = bytes moved. Bytes of
-  // one burst fit: capacity (<= 65536) x slot (<= 65535) < 2^32.
-  uint32_t* stats;
-};
-
-// tapRxBurst(fd, data, lengths, slotSize, capacity, stats?) -> count
+// tapRxBurst(fd, data, lengths, slotSize, capacity, stats?, flags?) -> count. With flags, each
+// frame's checksum verdicts are written there (checksum offload, sluice.h).
 Napi::Value TapRxBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Burst b;
-  int64_t fd, slot, capacity;
-  if (!ArgInt(info, 0, "fd", 0, INT32_MAX, &fd) ||
-      !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
-      !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
-      !ArgInt(info, 3, "slotSize", 1, kMaxSlot, &slot) ||
-      !ArgInt(info, 4, "capacity", 0, kMaxCapacity, &capacity) || !ArgBurstStats(info, 5, &b.stats)) {
-    return env.Undefined();
-  }
-  if (static_cast<size_t>(capacity) > b.lengthsLen ||
-      static_cast<size_t>(capacity) * static_cast<size_t>(slot) > b.dataLen) {
-    ThrowArg(env, "batch too small: capacity " + std::to_string(capacity) + " x slotSize " +
-                      std::to_string(slot) + " needs " + std::to_string(capacity * slot) +
-                      " data bytes and " + std::to_string(capacity) + " lengths, got " +
-                      std::to_string(b.dataLen) + " and " + std::to_string(b.lengthsLen));
+  int64_t fd;
+  BurstSlots b;
+  if (!ArgInt(info, 0, "fd", 0, INT32_MAX, &fd) || !ArgBurstSlots(info, 1, BurstOrder::kRx, &b)) {
     return env.Undefined();
   }
   uint32_t n = 0;
   uint32_t dropped = 0;
   uint32_t bytes = 0;
-  while (n < capacity) {
-    uint8_t* p = b.data + static_cast<size_t>(n) * static_cast<size_t>(slot);
+  while (n < b.count) {
     // tun copies what fits and returns the copied length (measured on Linux 6.18), so a frame of
     // exactly slot bytes and a truncated longer one look alike. One spare byte tells them apart.
     uint8_t spare;
-    struct iovec iov[2] = {{p, static_cast<size_t>(slot)}, {&spare, 1}};
+    struct iovec iov[2] = {{b.At(n), b.slot}, {&spare, 1}};
     ssize_t r = readv(static_cast<int>(fd), iov, 2);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -158,51 +129,38 @@ Napi::Value TapRxBurst(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
     if (r == 0) break;
-    if (r > slot) {  // longer than the slot: dropped whole, never delivered truncated
+    if (r > b.slot) {  // longer than the slot: dropped whole, never delivered truncated
       dropped++;
       continue;
     }
-    b.lengths[n++] = static_cast<uint32_t>(r);
+    b.Received(n++, static_cast<uint32_t>(r));
     bytes += static_cast<uint32_t>(r);
   }
-  if (b.stats) {
-    b.stats[0] = dropped;
-    b.stats[1] = bytes;
-  }
+  b.Report(dropped, bytes);
   return Napi::Number::New(env, n);
 }
 
-// tapTxBurst(fd, data, lengths, count, slotSize, stats?) -> consumed. Frames [0, consumed) were
-// written or dropped as unsendable (counted in stats[0]); the rest met EAGAIN and are the
-// caller's to retry.
+// tapTxBurst(fd, data, lengths, count, slotSize, stats?, flags?) -> consumed. Frames [0, consumed)
+// were written or dropped as unsendable (counted in stats[0]); the rest met EAGAIN and are the
+// caller's to retry. With flags, the checksums they ask for are filled in first (in the slot).
 Napi::Value TapTxBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Burst b;
-  int64_t fd, count, slot;
-  if (!ArgInt(info, 0, "fd", 0, INT32_MAX, &fd) ||
-      !ArgBytes(info, 1, "data", &b.data, &b.dataLen) ||
-      !ArgU32(info, 2, "lengths", &b.lengths, &b.lengthsLen) ||
-      !ArgInt(info, 3, "count", 0, kMaxCapacity, &count) ||
-      !ArgInt(info, 4, "slotSize", 1, kMaxSlot, &slot) || !ArgBurstStats(info, 5, &b.stats)) {
-    return env.Undefined();
-  }
-  if (static_cast<size_t>(count) > b.lengthsLen ||
-      static_cast<size_t>(count) * static_cast<size_t>(slot) > b.dataLen) {
-    ThrowArg(env, "batch too small for count " + std::to_string(count) + " x slotSize " +
-                      std::to_string(slot));
+  int64_t fd;
+  BurstSlots b;
+  if (!ArgInt(info, 0, "fd", 0, INT32_MAX, &fd) || !ArgBurstSlots(info, 1, BurstOrder::kTx, &b)) {
     return env.Undefined();
   }
   uint32_t i = 0;
   uint32_t dropped = 0;
   uint32_t bytes = 0;
-  while (i < count) {
-    uint32_t len = b.lengths[i];
-    if (len == 0 || len > slot) {
+  while (i < b.count) {
+    const uint8_t* p = b.Outgoing(i);
+    if (p == nullptr) {
       dropped++;
       i++;
       continue;
     }
-    const uint8_t* p = b.data + static_cast<size_t>(i) * static_cast<size_t>(slot);
+    uint32_t len = b.lengths[i];
     ssize_t w = write(static_cast<int>(fd), p, len);
     if (w < 0) {
       int err = errno;
@@ -222,10 +180,7 @@ Napi::Value TapTxBurst(const Napi::CallbackInfo& info) {
     bytes += len;
     i++;
   }
-  if (b.stats) {
-    b.stats[0] = dropped;
-    b.stats[1] = bytes;
-  }
+  b.Report(dropped, bytes);
   return Napi::Number::New(env, i);
 }
 

@@ -27,6 +27,8 @@ export interface FdWaiter {
 export interface NativeFeatures {
   tap: boolean;
   fdWaiter: boolean;
+  /** The TAP and DPDK bursts verify and fill IPv4/TCP checksums (batch flags). */
+  checksumOffload?: boolean;
   dpdk: boolean;
   /** Whether `pkg-config --exists libdpdk` held when the addon was built. */
   libdpdkAtBuild: boolean;
@@ -135,8 +137,8 @@ export interface DpdkFlowReplaceResult {
 export interface DpdkAddon {
   dpdkInit(args: string[]): DpdkEalInfo;
   dpdkPortOpen(options: DpdkPortOpenOptions): DpdkPortInfo;
-  dpdkRxBurst(portId: number, data: Uint8Array, lengths: Uint32Array, slotSize: number, capacity: number, stats?: Uint32Array): number;
-  dpdkTxBurst(portId: number, data: Uint8Array, lengths: Uint32Array, count: number, slotSize: number, stats?: Uint32Array): number;
+  dpdkRxBurst(portId: number, data: Uint8Array, lengths: Uint32Array, slotSize: number, capacity: number, stats?: Uint32Array, flags?: Uint8Array): number;
+  dpdkTxBurst(portId: number, data: Uint8Array, lengths: Uint32Array, count: number, slotSize: number, stats?: Uint32Array, flags?: Uint8Array): number;
   dpdkPortStats(portId: number): DpdkPortStats;
   dpdkPortClose(portId: number): void;
   dpdkCleanup(): void;
@@ -157,13 +159,22 @@ export interface DpdkAddon {
  * The raw addon surface (native/src/*.cc). Bursts: frame i lives at data[i * slotSize, ...) with
  * its length in lengths[i]. `stats`, when given (Uint32Array(2)), receives [frames dropped by this
  * call, bytes moved]. tapRxBurst returns frames read; tapTxBurst returns frames consumed (written
- * or dropped as unsendable); the rest met EAGAIN.
+ * or dropped as unsendable); the rest met EAGAIN. `flags` (one byte per slot, src/io/port.ts
+ * RX_* / TX_*), when given, turns on checksum offload: rx bursts write each frame's IPv4 and TCP
+ * checksum verdicts there, tx bursts fill the checksums each frame's flags ask for.
  */
 export interface NativeAddon {
   tapOpen(name: string, mtu: number): TapOpenResult;
-  tapRxBurst(fd: number, data: Uint8Array, lengths: Uint32Array, slotSize: number, capacity: number, stats?: Uint32Array): number;
-  tapTxBurst(fd: number, data: Uint8Array, lengths: Uint32Array, count: number, slotSize: number, stats?: Uint32Array): number;
+  tapRxBurst(fd: number, data: Uint8Array, lengths: Uint32Array, slotSize: number, capacity: number, stats?: Uint32Array, flags?: Uint8Array): number;
+  tapTxBurst(fd: number, data: Uint8Array, lengths: Uint32Array, count: number, slotSize: number, stats?: Uint32Array, flags?: Uint8Array): number;
   tapClose(fd: number): void;
+  /**
+   * The bursts' checksum offload over a batch in memory, no device (tests, benchmarks): writes
+   * the rx verdicts of frames 0..count-1 into flags, returns count.
+   */
+  csumVerifyBurst(data: Uint8Array, lengths: Uint32Array, slotSize: number, count: number, stats: Uint32Array | undefined, flags: Uint8Array): number;
+  /** Fills the checksums flags ask for in frames 0..count-1; returns how many were sendable (length 1..slotSize). */
+  csumFillBurst(data: Uint8Array, lengths: Uint32Array, count: number, slotSize: number, stats: Uint32Array | undefined, flags: Uint8Array): number;
   FdWaiter: new (fd: number, callback: (status: number) => void) => FdWaiter;
   features: NativeFeatures;
 }

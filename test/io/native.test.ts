@@ -10,7 +10,8 @@ t.test('the built addon loads and describes itself', async (t) => {
   const addon = loadNative();
   t.equal(loadNative(), addon, 'loaded once');
   t.match(addonPath(), /native\/build\/Release\/sluice_native\.node$/);
-  t.same(Object.keys(addon.features).sort(), ['dpdk', 'fdWaiter', 'libdpdkAtBuild', 'tap', 'xdp']);
+  t.same(Object.keys(addon.features).sort(), ['checksumOffload', 'dpdk', 'fdWaiter', 'libdpdkAtBuild', 'tap', 'xdp']);
+  t.equal(addon.features.checksumOffload, true);
   t.equal(addon.features.tap, true);
   // The dpdk port and the XDP loader are compiled in exactly when pkg-config found their library.
   t.equal(addon.features.dpdk, addon.features.libdpdkAtBuild);
