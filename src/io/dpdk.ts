@@ -6,7 +6,7 @@
 
 import { SluiceError } from '../errors.js';
 import { dpdkAddon, loadNative, toSluiceError, BUILD_COMMAND, type DpdkAddon, type DpdkEalInfo, type DpdkPortInfo, type DpdkPortStats } from './native.js';
-import type { FrameBatch, PacketPort, PortCounters } from './port.js';
+import { CHECKSUM_OFFLOADS, NO_OFFLOADS, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
 import { ETH_OVERHEAD, formatMac } from './tap.js';
 
 export interface DpdkPortOptions {
@@ -28,6 +28,8 @@ export interface DpdkPortOptions {
   mtu?: number;
   /** Receive frames for every MAC (needed only when the stack's MAC is not the port's). Default false. */
   promiscuous?: boolean;
+  /** Verify and fill IPv4/TCP checksums in the native bursts (PortOffloads). Default true. */
+  checksumOffload?: boolean;
 }
 
 const DPDK_FIX = `install libdpdk-dev and pkg-config (apt-get install libdpdk-dev pkg-config), then rebuild the addon with '${BUILD_COMMAND}'`;
@@ -96,6 +98,8 @@ export class DpdkPort implements PacketPort {
   readonly portId: number;
   /** What the port reported when it opened: driver, link, offload capabilities, pool. */
   readonly info: DpdkPortInfo;
+  /** Checksums verified and filled in software by the bursts (the PMD's own offloads are not used). */
+  readonly offloads: PortOffloads;
 
   private readonly d: DpdkAddon;
   private isOpen = true;
@@ -127,14 +131,17 @@ export class DpdkPort implements PacketPort {
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk port '${options.device}'`);
     }
-    const port = new DpdkPort(d, info);
+    // An addon built before the bursts had checksum offload would send the stack's frames unfilled.
+    const offload = options.checksumOffload !== false && loadNative().features.checksumOffload === true;
+    const port = new DpdkPort(d, info, offload ? CHECKSUM_OFFLOADS : NO_OFFLOADS);
     openPorts.add(port);
     return port;
   }
 
-  private constructor(d: DpdkAddon, info: DpdkPortInfo) {
+  private constructor(d: DpdkAddon, info: DpdkPortInfo, offloads: PortOffloads) {
     this.d = d;
     this.info = info;
+    this.offloads = offloads;
     this.portId = info.portId;
     this.name = info.name;
     this.mac = new Uint8Array(info.mac);
@@ -154,7 +161,7 @@ export class DpdkPort implements PacketPort {
     this.check('rxBurst');
     let n: number;
     try {
-      n = this.d.dpdkRxBurst(this.portId, batch.data, batch.lengths, batch.slotSize, batch.capacity, this.stats);
+      n = this.d.dpdkRxBurst(this.portId, batch.data, batch.lengths, batch.slotSize, batch.capacity, this.stats, this.offloads.rxChecksum ? batch.flags : undefined);
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} rx`);
     }
@@ -169,7 +176,7 @@ export class DpdkPort implements PacketPort {
     this.check('txBurst');
     let consumed: number;
     try {
-      consumed = this.d.dpdkTxBurst(this.portId, batch.data, batch.lengths, count, batch.slotSize, this.stats);
+      consumed = this.d.dpdkTxBurst(this.portId, batch.data, batch.lengths, count, batch.slotSize, this.stats, this.offloads.txChecksum ? batch.flags : undefined);
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} tx`);
     }

@@ -12,7 +12,7 @@
 
 import { SluiceError } from '../errors.js';
 import { Rng } from './rng.js';
-import type { FrameBatch, PacketPort, PortCounters } from './port.js';
+import { NO_OFFLOADS, type FrameBatch, type PacketPort, type PortCounters } from './port.js';
 
 export interface MemoryWireOptions {
   /** PRNG seed: the same seed and the same traffic give the same impairments. */
@@ -316,6 +316,8 @@ class Lane {
 export class MemoryPort implements PacketPort {
   readonly backend = 'memory' as const;
   readonly waitFd = -1;
+  /** None: the stack computes and checks every checksum, so injected corruption meets its checks. */
+  readonly offloads = NO_OFFLOADS;
   private readonly c: PortCounters = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
   private readonly out = { dropped: 0, bytes: 0 };
   private isClosed = false;

@@ -109,6 +109,8 @@ export class PortPump {
   readonly last: StepStats = { rxFrames: 0, rxBytes: 0, rxBursts: 0, txFrames: 0, txBytes: 0, txBursts: 0, txPending: 0, limited: false };
   readonly timeBudgetMs: number;
   private readonly clock: (() => number) | undefined;
+  /** Whether the port writes checksum verdicts into rx.flags (else the processor gets 0). */
+  private readonly rxVerdicts: boolean;
   private pending = 0;
 
   constructor(
@@ -141,6 +143,8 @@ export class PortPump {
     this.budget = budget;
     this.timeBudgetMs = timeBudgetMs;
     this.clock = options.clock;
+    this.rxVerdicts = port.offloads.rxChecksum;
+    processor.useOffloads?.(port.offloads);
   }
 
   /** One iteration at time `now`; returns frames moved (received + sent). */
@@ -157,10 +161,11 @@ export class PortPump {
       if (n === 0) break;
       s.rxBursts++;
       const slot = rx.slotSize;
+      const flags = this.rxVerdicts ? rx.flags : null;
       for (let i = 0; i < n; i++) {
         const len = rx.lengths[i]!;
         s.rxBytes += len;
-        processor.input(rx.data, i * slot, len, now);
+        processor.input(rx.data, i * slot, len, now, flags === null ? 0 : flags[i]!);
       }
       s.rxFrames += n;
       if (n < rx.capacity) break;
@@ -188,6 +193,7 @@ export class PortPump {
         const slot = tx.slotSize;
         tx.data.copyWithin(0, sent * slot, offered * slot);
         tx.lengths.copyWithin(0, sent, offered);
+        tx.flags.copyWithin(0, sent, offered);
         this.pending = offered - sent;
         break;
       }

@@ -7,6 +7,11 @@ export interface FrameBatch {
   readonly data: Uint8Array;
   /** Length of each frame in the batch; only the first `count` entries are meaningful. */
   readonly lengths: Uint32Array;
+  /**
+   * Checksum offload, one byte per frame, used only with a port whose `offloads` say so: on rx the
+   * port's verdicts (RX_*), on tx the checksums the port is to fill in (TX_*).
+   */
+  readonly flags: Uint8Array;
   readonly slotSize: number;
   readonly capacity: number;
 }
@@ -15,10 +20,39 @@ export function createFrameBatch(capacity: number, slotSize: number): FrameBatch
   return {
     data: new Uint8Array(capacity * slotSize),
     lengths: new Uint32Array(capacity),
+    flags: new Uint8Array(capacity),
     slotSize,
     capacity,
   };
 }
+
+// batch.flags values; native/src/sluice.h (kCsum*, kTx*) must match.
+// Received frames: two 2-bit verdicts, the IPv4 header checksum's in bits 0-1 and the TCP
+// checksum's in bits 2-3 (RX_L4_SHIFT), each RX_CSUM_NONE, RX_CSUM_GOOD or RX_CSUM_BAD.
+/** Not checked: the stack verifies it (not IPv4/TCP, a fragment, a header too short to trust). */
+export const RX_CSUM_NONE = 0;
+export const RX_CSUM_GOOD = 1;
+export const RX_CSUM_BAD = 2;
+export const RX_L4_SHIFT = 2;
+/** Frames to send: the port fills the IPv4 header checksum... */
+export const TX_IP_CSUM = 1;
+/** ...and the TCP checksum (pseudo-header included) of an unfragmented IPv4/TCP frame. */
+export const TX_TCP_CSUM = 2;
+
+/**
+ * Checksum work a port does for the stack, as a NIC's checksum offload would (the TAP and DPDK
+ * ports do it in C while each frame is in cache; the memory wire does none, so its corruption
+ * injection meets the stack's own checks).
+ */
+export interface PortOffloads {
+  /** rxBurst writes each received frame's verdicts into batch.flags. */
+  readonly rxChecksum: boolean;
+  /** txBurst fills the checksums batch.flags asks for (TX_IP_CSUM, TX_TCP_CSUM). */
+  readonly txChecksum: boolean;
+}
+
+export const NO_OFFLOADS: PortOffloads = Object.freeze({ rxChecksum: false, txChecksum: false });
+export const CHECKSUM_OFFLOADS: PortOffloads = Object.freeze({ rxChecksum: true, txChecksum: true });
 
 export interface PortCounters {
   rxFrames: number;
@@ -39,6 +73,8 @@ export interface PacketPort {
   readonly mac: Uint8Array;
   /** IP MTU (Ethernet payload), e.g. 1500. */
   readonly mtu: number;
+  /** Checksum work the port does in the stack's place (NO_OFFLOADS for none). */
+  readonly offloads: PortOffloads;
   /** Fill `batch` with up to batch.capacity received frames; returns how many. Never blocks. */
   rxBurst(batch: FrameBatch): number;
   /** Send frames 0..count-1 of `batch`; returns how many the device took (the rest are the caller's to retry or drop). */
@@ -54,10 +90,18 @@ export interface PacketPort {
 
 /** What the poll loop drives: the netstack, behind an interface so io never imports net. */
 export interface PacketProcessor {
-  /** One received frame at buf[off, off + len). `now` is milliseconds on the loop's clock. */
-  input(buf: Uint8Array, off: number, len: number, now: number): void;
-  /** Write frames to send into `batch` slots from 0; returns how many were written. */
+  /**
+   * One received frame at buf[off, off + len). `now` is milliseconds on the loop's clock.
+   * `rxFlags` is the port's checksum verdicts for it (RX_*), 0 when the port checks none.
+   */
+  input(buf: Uint8Array, off: number, len: number, now: number, rxFlags: number): void;
+  /**
+   * Write frames to send into `batch` slots from 0; returns how many were written. With a port
+   * that offloads tx checksums, batch.flags[i] says which ones frame i leaves to the port.
+   */
   output(batch: FrameBatch, now: number): number;
   /** Earliest time (ms, same clock) a timer needs poll; Infinity when none. */
   nextDeadline(): number;
+  /** Told once, before the first frame, what the port under it offloads (PortPump does it). */
+  useOffloads?(offloads: PortOffloads): void;
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { SluiceError } from '../errors.js';
 import { loadNative, toSluiceError, type NativeAddon } from './native.js';
-import type { FrameBatch, PacketPort, PortCounters } from './port.js';
+import { CHECKSUM_OFFLOADS, NO_OFFLOADS, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
 
 export interface TapPortOptions {
   /** Interface name or template; "%d" is filled in by the kernel. Default "sluice%d". */
@@ -14,6 +14,8 @@ export interface TapPortOptions {
   mtu?: number;
   /** The user-space stack's MAC. Default: random, locally administered, unicast. */
   mac?: Uint8Array;
+  /** Verify and fill IPv4/TCP checksums in the native bursts (PortOffloads). Default true. */
+  checksumOffload?: boolean;
 }
 
 /** Ethernet header (14) plus one 802.1Q tag (4): the largest frame is mtu + 18 bytes. */
@@ -49,6 +51,7 @@ export class TapPort implements PacketPort {
   readonly kernelMac: Uint8Array;
   readonly mtu: number;
   readonly waitFd: number;
+  readonly offloads: PortOffloads;
 
   private readonly addon: NativeAddon;
   private fd: number;
@@ -83,6 +86,8 @@ export class TapPort implements PacketPort {
     this.kernelMac = new Uint8Array(opened.mac);
     this.mac = options.mac ? new Uint8Array(options.mac) : randomLocalMac();
     this.mtu = mtu;
+    // An addon built before the bursts had checksum offload would send the stack's frames unfilled.
+    this.offloads = options.checksumOffload !== false && this.addon.features.checksumOffload === true ? CHECKSUM_OFFLOADS : NO_OFFLOADS;
   }
 
   /** Largest frame this port carries; rx slots smaller than this drop longer frames. */
@@ -94,7 +99,7 @@ export class TapPort implements PacketPort {
     const fd = this.openFd('rxBurst');
     let n: number;
     try {
-      n = this.addon.tapRxBurst(fd, batch.data, batch.lengths, batch.slotSize, batch.capacity, this.stats);
+      n = this.addon.tapRxBurst(fd, batch.data, batch.lengths, batch.slotSize, batch.capacity, this.stats, this.offloads.rxChecksum ? batch.flags : undefined);
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_TAP_IO', `tap ${this.name} rx`);
     }
@@ -109,7 +114,7 @@ export class TapPort implements PacketPort {
     const fd = this.openFd('txBurst');
     let consumed: number;
     try {
-      consumed = this.addon.tapTxBurst(fd, batch.data, batch.lengths, count, batch.slotSize, this.stats);
+      consumed = this.addon.tapTxBurst(fd, batch.data, batch.lengths, count, batch.slotSize, this.stats, this.offloads.txChecksum ? batch.flags : undefined);
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_TAP_IO', `tap ${this.name} tx`);
     }

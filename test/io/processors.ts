@@ -111,6 +111,7 @@ export class ThrottledPort implements PacketPort {
   readonly name;
   readonly mac;
   readonly mtu;
+  readonly offloads;
   readonly waitFd = -1;
   perCall: number;
 
@@ -122,6 +123,7 @@ export class ThrottledPort implements PacketPort {
     this.name = `${inner.name}-throttled`;
     this.mac = inner.mac;
     this.mtu = inner.mtu;
+    this.offloads = inner.offloads;
     this.perCall = perCall;
   }
 
