@@ -8,7 +8,7 @@
 // allocated per frame on the input or output path.
 
 import { SluiceError } from '../errors.js';
-import type { FrameBatch, PacketProcessor } from '../io/port.js';
+import { RX_L4_SHIFT, TX_IP_CSUM, TX_TCP_CSUM, type FrameBatch, type PacketProcessor, type PortOffloads } from '../io/port.js';
 import type { SegmentSink } from './tcp/sink.js';
 import { ArpCache, PendingQueue, type ArpOptions } from './arp.js';
 import { PacketFilter, type FilterRules } from './filter.js';
@@ -28,6 +28,7 @@ import {
   writeArp,
 } from './wire/arp.js';
 import { copyBytes } from './wire/bytes.js';
+import { fillChecksum } from './wire/tcp.js';
 import {
   ETH_HEADER_LEN,
   ETH_MIN_FRAME,
@@ -48,6 +49,7 @@ import {
 } from './wire/ethernet.js';
 import {
   checkIpv4,
+  fillIpv4Checksum,
   formatIpv4,
   IP_PROTO_ICMP,
   IP_PROTO_TCP,
@@ -68,9 +70,10 @@ import {
  * The TCP layer as the stack sees it. src/net/tcp's TcpLayer implements this. Addresses are
  * uint32 numbers; buf[off, off + len) is the TCP segment (header + payload), valid only during
  * the call (it lives in the receive burst or a reassembly buffer): copy what you keep.
+ * `checksum` is the port's verdict on the segment's TCP checksum (RX_CSUM_*; NONE: check it).
  */
 export interface TransportProtocol {
-  input(srcIp: number, dstIp: number, buf: Uint8Array, off: number, len: number, now: number): void;
+  input(srcIp: number, dstIp: number, buf: Uint8Array, off: number, len: number, now: number, checksum: number): void;
   output(now: number, sink: SegmentSink): void;
   nextDeadline(): number;
   /**
@@ -155,6 +158,8 @@ function configError(field: string, value: unknown, why: string): SluiceError {
 class BatchSink implements SegmentSink {
   buf: Uint8Array = new Uint8Array(0);
   maxSegmentBytes = 0;
+  /** The port fills TCP checksums (NetStack.useOffloads); emitIp marks each frame for it. */
+  checksumOffload = false;
   batch: FrameBatch | null = null;
   count = 0;
   now = 0;
@@ -196,6 +201,8 @@ export class NetStack implements PacketProcessor {
   private readonly sink: BatchSink;
   private ipId = 1;
   private lastNow = 0;
+  /** The port fills IPv4 and TCP checksums of the TCP frames we send (useOffloads). */
+  private txOffload = false;
   /** Something queued at input time wants an output() soon. */
   private kick = false;
   private announcements = 0;
@@ -346,6 +353,16 @@ export class NetStack implements PacketProcessor {
     return this.icmp.echoRequest(ip, id, seq, dataLen);
   }
 
+  /**
+   * What the port under this stack offloads (PacketProcessor; PortPump calls it). With tx checksum
+   * offload, TCP frames leave with their IPv4 header and TCP checksums for the port to fill
+   * (batch.flags); rx verdicts need nothing here: input() takes them per frame.
+   */
+  useOffloads(offloads: PortOffloads): void {
+    this.txOffload = offloads.txChecksum;
+    this.sink.checksumOffload = offloads.txChecksum;
+  }
+
   nextDeadline(): number {
     if (this.kick || this.replyCount > 0 || this.announcements > 0) return this.lastNow;
     let d = Math.min(this.arp.nextDeadline(), this.reassembler.nextDeadline());
@@ -353,17 +370,21 @@ export class NetStack implements PacketProcessor {
     return d;
   }
 
-  input(buf: Uint8Array, off: number, len: number, now: number): void {
+  /**
+   * One received frame. `rxFlags`: the port's checksum verdicts (src/io/port.ts RX_*), 0 when it
+   * checked nothing; a verdict replaces the check here, with the same drop reason and counters.
+   */
+  input(buf: Uint8Array, off: number, len: number, now: number, rxFlags = 0): void {
     this.lastNow = now;
     this.stats.framesIn++;
     this.stats.bytesIn += len;
-    const r = this.dispatch(buf, off, len, now);
+    const r = this.dispatch(buf, off, len, now, rxFlags);
     if (r === 'counted') return;
     if (r === 'arp' || r === 'icmp' || r === 'tcp' || r === 'fragment') this.stats.accepted[r]++;
     else this.stats.rxDrop[r]++;
   }
 
-  private dispatch(buf: Uint8Array, off: number, len: number, now: number): RxDropReason | AcceptKind | 'counted' {
+  private dispatch(buf: Uint8Array, off: number, len: number, now: number, rxFlags: number): RxDropReason | AcceptKind | 'counted' {
     if (len < ETH_HEADER_LEN || off < 0 || off + len > buf.length) return 'short_frame';
     // Compared as int32 halves: a 48-bit number here would be a heap number per frame.
     const unicast = macEquals(buf, off, this.macHi, this.macLo);
@@ -371,7 +392,7 @@ export class NetStack implements PacketProcessor {
     const type = etherType(buf, off);
     if (type === ETHERTYPE_IPV4) {
       if (!unicast) return 'not_for_us'; // IPv4 to the broadcast MAC: not unicast to us
-      return this.ipInput(buf, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN, now);
+      return this.ipInput(buf, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN, now, rxFlags);
     }
     if (type === ETHERTYPE_ARP) return this.arpInput(buf, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN, now);
     if (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ) return 'vlan_tagged';
@@ -412,8 +433,8 @@ export class NetStack implements PacketProcessor {
     return merged ? 'arp' : 'arp_other';
   }
 
-  private ipInput(buf: Uint8Array, o: number, len: number, now: number): RxDropReason | AcceptKind | 'counted' {
-    const err = checkIpv4(buf, o, len);
+  private ipInput(buf: Uint8Array, o: number, len: number, now: number, rxFlags: number): RxDropReason | AcceptKind | 'counted' {
+    const err = checkIpv4(buf, o, len, rxFlags & 3);
     if (err !== null) return err;
     // int32 forms on the per-frame path (see ipSrcI32); uint32 again only at the TCP boundary.
     const dst = ipDstI32(buf, o);
@@ -431,9 +452,10 @@ export class NetStack implements PacketProcessor {
       if (r === 'held') return 'fragment';
       if (r !== 'complete') return r;
       const ra = this.reassembler;
-      return this.deliver(ra.outSrc, ra.outDst, ra.outProto, ra.outBuf, ra.outHeaderOff, ra.outHeaderLength, ra.outOff, ra.outLen, now);
+      // The port saw only fragments (no verdict): the reassembled segment is checked in TCP.
+      return this.deliver(ra.outSrc, ra.outDst, ra.outProto, ra.outBuf, ra.outHeaderOff, ra.outHeaderLength, ra.outOff, ra.outLen, now, 0);
     }
-    return this.deliver(src, dst, proto, buf, o, hl, o + hl, ipTotalLength(buf, o) - hl, now);
+    return this.deliver(src, dst, proto, buf, o, hl, o + hl, ipTotalLength(buf, o) - hl, now, (rxFlags >>> RX_L4_SHIFT) & 3);
   }
 
   private deliver(
@@ -446,6 +468,7 @@ export class NetStack implements PacketProcessor {
     off: number,
     len: number,
     now: number,
+    l4Verdict: number,
   ): RxDropReason | AcceptKind | 'counted' {
     if (proto === IP_PROTO_TCP) {
       if (len < TCP_MIN_HEADER) return 'bad_tcp';
@@ -453,7 +476,7 @@ export class NetStack implements PacketProcessor {
       // A connection-opening SYN (SYN without ACK) passes the per-source limits first.
       if ((buf[off + TCP_FLAGS_OFFSET] & (TCP_SYN | TCP_ACK)) === TCP_SYN && !this.filter.allowSyn(src, now)) return 'counted';
       // The TransportProtocol/SegmentSink contract is uint32 addresses.
-      this.transport.input(src >>> 0, dst >>> 0, buf, off, len, now);
+      this.transport.input(src >>> 0, dst >>> 0, buf, off, len, now, l4Verdict);
       return 'tcp';
     }
     if (proto === IP_PROTO_ICMP) return this.icmp.input(src, buf, off, len, now) ?? 'icmp';
@@ -471,6 +494,8 @@ export class NetStack implements PacketProcessor {
     const data = batch.data;
     let n = 0;
     if (size < ETH_MIN_FRAME) return 0;
+    // Frames other than our TCP (ARP, parked datagrams) go out as written: no offload asked.
+    if (this.txOffload) batch.flags.fill(0, 0, cap);
 
     while (this.replyCount > 0 && n < cap) {
       this.replyCount--;
@@ -540,24 +565,34 @@ export class NetStack implements PacketProcessor {
   /**
    * Finish a datagram whose payload (`payloadLen` bytes) is already at slot + 34: IPv4 header
    * (DF, our TTL, next id) and Ethernet header to the next hop. Returns false when the datagram
-   * did not take the slot (no route, or parked/dropped while ARP resolves; counted).
+   * did not take the slot (no route, or parked/dropped while ARP resolves; counted). With tx
+   * checksum offload the IPv4 checksum, and a TCP payload's (which TCP left), are the port's.
    */
   emitIp(batch: FrameBatch, slot: number, src: number, dst: number, proto: number, payloadLen: number, now: number): boolean {
     const data = batch.data;
     const ipLen = IPV4_MIN_HEADER + payloadLen;
-    writeIpv4Header(data, slot + ETH_HEADER_LEN, ipLen, this.nextId(), IPV4_FLAG_DF, this.ttl, proto, src, dst);
+    const offload = this.txOffload;
+    const ip = slot + ETH_HEADER_LEN;
+    writeIpv4Header(data, ip, ipLen, this.nextId(), IPV4_FLAG_DF, this.ttl, proto, src, dst, 0, !offload);
     const hop = this.host.nextHop(dst);
     if (hop === NO_ROUTE) {
       this.stats.txDrop.no_route++;
       return false;
     }
     if (!this.arp.resolve(hop, now, data, slot)) {
-      if (this.pending.park(hop, data, slot + ETH_HEADER_LEN, ipLen)) this.kick = true;
+      // Parked datagrams leave later as written (no flags): finish their checksums here.
+      if (offload) {
+        fillIpv4Checksum(data, ip);
+        if (proto === IP_PROTO_TCP) fillChecksum(data, ip + IPV4_MIN_HEADER, payloadLen, src, dst);
+      }
+      if (this.pending.park(hop, data, ip, ipLen)) this.kick = true;
       else this.stats.txDrop.arp_queue_full++;
       return false;
     }
     this.writeEthernetSource(data, slot);
-    batch.lengths[slot / batch.slotSize] = this.pad(data, slot, ETH_HEADER_LEN + ipLen);
+    const i = slot / batch.slotSize;
+    batch.lengths[i] = this.pad(data, slot, ETH_HEADER_LEN + ipLen);
+    if (offload) batch.flags[i] = proto === IP_PROTO_TCP ? TX_IP_CSUM | TX_TCP_CSUM : TX_IP_CSUM;
     return true;
   }
 

@@ -32,6 +32,7 @@ import { Tcb, type Seg, type TcbHost } from './tcb.js';
 import { TcpListener, TcpSocket, type KeepaliveConfig, type TcpListenerOptions } from './socket.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpConnectionInfo, type TcpCounters } from './types.js';
 import { SluiceError } from '../../errors.js';
+import { RX_CSUM_BAD, RX_CSUM_GOOD, RX_CSUM_NONE } from '../../io/port.js';
 
 export interface TcpConnectOptions {
   localIp: number;
@@ -395,8 +396,12 @@ export class TcpLayer implements TcbHost {
     d[reason] = (d[reason] ?? 0) + 1;
   }
 
-  /** One TCP segment (header + payload) at buf[off, off + len) from srcIp to dstIp. */
-  input(srcIp: number, dstIp: number, buf: Uint8Array, off: number, len: number, now: number): void {
+  /**
+   * One TCP segment (header + payload) at buf[off, off + len) from srcIp to dstIp. `checksum` is
+   * the port's verdict on its TCP checksum (RX_CSUM_*, checksum offload): GOOD skips the check
+   * here, BAD drops it as a failed check would, NONE checks it (when cfg.checksums).
+   */
+  input(srcIp: number, dstIp: number, buf: Uint8Array, off: number, len: number, now: number, checksum = RX_CSUM_NONE): void {
     this.lastNow = now;
     this.counters.segmentsIn++;
     if (len < TCP_HEADER_MIN) {
@@ -408,7 +413,7 @@ export class TcpLayer implements TcbHost {
       this.drop('bad_header');
       return;
     }
-    if (this.cfg.checksums && segmentChecksum(buf, off, len, srcIp, dstIp) !== 0) {
+    if (checksum === RX_CSUM_BAD || (checksum !== RX_CSUM_GOOD && this.cfg.checksums && segmentChecksum(buf, off, len, srcIp, dstIp) !== 0)) {
       this.counters.checksumErrors++;
       this.drop('checksum');
       return;
@@ -590,7 +595,7 @@ export class TcpLayer implements TcbHost {
       let hlen = 20;
       if (c.mss > 0) hlen = emitMss(b, off + 20, c.mss) - off;
       emitHeader(b, off, c.lport, c.rport, c.seq, c.ack, hlen, c.flags, c.wnd);
-      if (this.cfg.checksums) fillChecksum(b, off, hlen, c.lip, c.rip);
+      if (this.cfg.checksums && sink.checksumOffload !== true) fillChecksum(b, off, hlen, c.lip, c.rip);
       sink.commit(c.lip, c.rip, hlen);
       this.counters.segmentsOut++;
       if (c.flags & RST) this.counters.resetsSent++;

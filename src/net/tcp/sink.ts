@@ -12,6 +12,11 @@ export interface SegmentSink {
    */
   reserve(remoteIp: number): number;
   readonly maxSegmentBytes: number;
-  /** The segment just reserved is `tcpLen` bytes and complete (TCP checksum included). */
+  /**
+   * True when the port under this sink fills the TCP checksum (checksum offload): TCP leaves the
+   * field as emitHeader wrote it. Absent or false: TCP fills it (when cfg.checksums).
+   */
+  readonly checksumOffload?: boolean;
+  /** The segment just reserved is `tcpLen` bytes and complete (TCP checksum included, unless offloaded). */
   commit(localIp: number, remoteIp: number, tcpLen: number): void;
 }

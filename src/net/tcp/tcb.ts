@@ -1326,7 +1326,7 @@ export class Tcb {
     const ack = fl & ACK ? this.rcvNxt : 0;
     emitHeader(b, off, this.localPort, this.remotePort, seq, ack, hlen, fl, wnd);
     const total = hlen + len;
-    if (this.host.cfg.checksums) fillChecksum(b, off, total, this.localIp, this.remoteIp);
+    if (this.host.cfg.checksums && sink.checksumOffload !== true) fillChecksum(b, off, total, this.localIp, this.remoteIp);
     sink.commit(this.localIp, this.remoteIp, total);
     this.segsOut++;
     this.host.counters.segmentsOut++;

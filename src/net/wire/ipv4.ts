@@ -3,6 +3,7 @@
 // after it passes, every accessor is in bounds.
 
 import { checksum } from './checksum.js';
+import { RX_CSUM_BAD, RX_CSUM_GOOD, RX_CSUM_NONE } from '../../io/port.js';
 
 export const IPV4_MIN_HEADER = 20;
 export const IPV4_MAX_TOTAL = 65535;
@@ -21,15 +22,18 @@ export type Ipv4Error = 'bad_ip_version' | 'bad_ip_header' | 'bad_ip_length' | '
  * Validate the header at buf[off, off + len) where `len` is what the link layer delivered
  * (it may include Ethernet padding beyond the total length). Checks, in order: version 4;
  * IHL >= 5 and the header fits; total length >= header length and <= len; header checksum.
+ * `verdict` is a port's finding on the header checksum (RX_CSUM_*, checksum offload): GOOD and
+ * BAD stand in for summing it here, NONE sums it.
  */
-export function checkIpv4(buf: Uint8Array, off: number, len: number): Ipv4Error | null {
+export function checkIpv4(buf: Uint8Array, off: number, len: number, verdict = RX_CSUM_NONE): Ipv4Error | null {
   if (len < IPV4_MIN_HEADER) return 'bad_ip_header';
   if (buf[off] >>> 4 !== 4) return 'bad_ip_version';
   const hl = (buf[off] & 0x0f) << 2;
   if (hl < IPV4_MIN_HEADER || hl > len) return 'bad_ip_header';
   const total = (buf[off + 2] << 8) | buf[off + 3];
   if (total < hl || total > len) return 'bad_ip_length';
-  if (checksum(buf, off, hl) !== 0) return 'bad_ip_checksum';
+  if (verdict === RX_CSUM_GOOD) return null;
+  if (verdict === RX_CSUM_BAD || checksum(buf, off, hl) !== 0) return 'bad_ip_checksum';
   return null;
 }
 
@@ -103,7 +107,8 @@ export function writeIpv4Address(buf: Uint8Array, off: number, ip: number): void
 }
 
 /**
- * Emit a 20-byte header (no options) at `off`, checksum included. `flagsFragment` is the raw
+ * Emit a 20-byte header (no options) at `off`, checksum included unless `withChecksum` is false
+ * (the port fills it: checksum offload; the field is left 0). `flagsFragment` is the raw
  * flags/offset word (IPV4_FLAG_DF for everything this stack originates: it never fragments).
  */
 export function writeIpv4Header(
@@ -117,6 +122,7 @@ export function writeIpv4Header(
   src: number,
   dst: number,
   tos = 0,
+  withChecksum = true,
 ): void {
   buf[off] = 0x45;
   buf[off + 1] = tos;
@@ -132,7 +138,14 @@ export function writeIpv4Header(
   buf[off + 11] = 0;
   writeIpv4Address(buf, off + 12, src);
   writeIpv4Address(buf, off + 16, dst);
-  const ck = checksum(buf, off, IPV4_MIN_HEADER);
+  if (withChecksum) fillIpv4Checksum(buf, off);
+}
+
+/** Zero the header checksum field, compute it over the header (options included) and store it. */
+export function fillIpv4Checksum(buf: Uint8Array, off: number): void {
+  buf[off + 10] = 0;
+  buf[off + 11] = 0;
+  const ck = checksum(buf, off, ipHeaderLength(buf, off));
   buf[off + 10] = ck >>> 8;
   buf[off + 11] = ck;
 }
