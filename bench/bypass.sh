@@ -30,34 +30,60 @@
 #   new conns:  wrk -t1 -c50 -d$SHORT -H 'Connection: close' https://IP/  (connections/s; wrk
 #               resumes TLS sessions on reconnect, so these are resumed handshakes, see proxy.sh)
 #   bulk:       wrk -t1 -c4 -d$SHORT https://IP/bulk                  (1 MiB direct response; MB/s)
-#   idle memory: IDLE_CONNS TLS connections opened (one request each, then idle) by a node script
-#               in the client namespace; Sluice's RSS (/metrics process_resident_memory_bytes)
-#               before and after, per path, and the difference per connection.
+#   idle memory: IDLE_CONNS (10,000) TLS connections opened (one request each, then idle) by a
+#               node script in the client namespace, IDLE_PAR at a time, new ones started for at
+#               most OPEN_SECS; Sluice's RSS (/metrics process_resident_memory_bytes) before and
+#               after, per path, and the difference per connection opened, beside the V8 heap
+#               (nodejs_heap_size_used_bytes) and external memory (ArrayBuffers, Buffers) deltas.
+#               The fd limit (ulimit -n) of Sluice and the client is raised to fit the
+#               connections, and the client namespace's ephemeral port range is widened if it is
+#               too small. With HEAPSNAP=1 each idle process also takes a heap snapshot before and
+#               after (node --heapsnapshot-signal, kept in bench/out/idle-<path>-{before,after}
+#               .heapsnapshot) and bench/heap-diff.mjs prints what grew, per connection.
 # With --profile (or when the tap path's keep-alive req/s is under PROFILE_BELOW of the kernel's)
 # Sluice is restarted under node --cpu-prof, the tap keep-alive load is run, and the top
 # self-time functions are printed.
 #
 # Usage:  bash bench/bypass.sh [--profile]
-# Tunables (environment): ROUNDS=3 DURATION=8s SHORT=5s IDLE_CONNS=2000 SLUICE_CORE=0 LOAD_CORE=1
-#                         PROFILE_BELOW=0.5 PROFILE_DURATION=10s
+#         ONLY=idle bash bench/bypass.sh      # the idle-memory part alone (about 2 min at 10,000)
+#         ONLY=load bash bench/bypass.sh      # keep-alive, close and bulk alone
+# Tunables (environment): ROUNDS=3 DURATION=8s SHORT=5s IDLE_CONNS=10000 IDLE_PAR=100 OPEN_SECS=180
+#                         HEAPSNAP=0 SLUICE_CORE=0 LOAD_CORE=1 PROFILE_BELOW=0.5 PROFILE_DURATION=10s
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8s}
 SHORT=${SHORT:-5s}
-IDLE_CONNS=${IDLE_CONNS:-2000}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+IDLE_PAR=${IDLE_PAR:-100}
+OPEN_SECS=${OPEN_SECS:-180}
+HEAPSNAP=${HEAPSNAP:-0}
+ONLY=${ONLY:-}
 SLUICE_CORE=${SLUICE_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 PROFILE_BELOW=${PROFILE_BELOW:-0.5}
 PROFILE_DURATION=${PROFILE_DURATION:-10s}
 WANT_PROFILE=0
 [ "${1:-}" = "--profile" ] && WANT_PROFILE=1
+case "$ONLY" in
+  ''|idle|load) ;;
+  *) echo "bypass.sh: ONLY must be idle or load (or unset for both), got '$ONLY'" >&2; exit 1 ;;
+esac
+run_idle() { [ -z "$ONLY" ] || [ "$ONLY" = idle ]; }
+run_load() { [ -z "$ONLY" ] || [ "$ONLY" = load ]; }
 
 if [ "$(id -u)" -ne 0 ]; then echo "bypass.sh: needs root (namespaces, veth, TAP)" >&2; exit 1; fi
 for tool in node ip wrk taskset openssl curl awk; do
   command -v "$tool" >/dev/null || { echo "bypass.sh: '$tool' not found" >&2; exit 1; }
 done
 [ -f "$ROOT/dist/src/cli/main.js" ] && [ -f "$ROOT/native/build/Release/sluice_native.node" ] || { echo "bypass.sh: run npm run build first" >&2; exit 1; }
+
+# One fd per connection in Sluice (kernel path) and in the idle client, plus what both use anyway.
+NOFILE=$(( IDLE_CONNS + 4096 ))
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$NOFILE" ]; then
+  ulimit -Hn "$NOFILE" || { echo "bypass.sh: cannot raise the hard fd limit to $NOFILE (fs.nr_open is $(cat /proc/sys/fs/nr_open))" >&2; exit 1; }
+fi
+if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$NOFILE" ]; then ulimit -Sn "$NOFILE"; fi
 
 NS_S="sluice-bs-$$"
 NS_C="sluice-bc-$$"
@@ -93,7 +119,7 @@ load() { in_c taskset -c "$LOAD_CORE" "$@"; }
 
 echo "== bench/bypass.sh $(date -u +%FT%TZ)  $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   node $(node -v), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }')"
-echo "   sluice on core $SLUICE_CORE, wrk and clients on core $LOAD_CORE; rounds $ROUNDS; keep-alive $DURATION, others $SHORT; idle conns $IDLE_CONNS"
+echo "   sluice on core $SLUICE_CORE, wrk and clients on core $LOAD_CORE; rounds $ROUNDS; keep-alive $DURATION, others $SHORT; idle conns $IDLE_CONNS (fd limit $(ulimit -Sn))${ONLY:+; only $ONLY}"
 
 # --- namespaces, veth, TAP ---------------------------------------------------------------------
 ip netns add "$NS_S"
@@ -108,6 +134,17 @@ ip -n "$NS_C" addr add 198.18.1.1/24 dev vb-c
 ip -n "$NS_S" link set vb-s up
 ip -n "$NS_C" link set vb-c up
 ip -n "$NS_S" tuntap add dev sbench0 mode tap
+if run_idle; then
+  # Each idle connection holds a client port toward one server address (ports are per destination).
+  read -r plo phi < <(in_c cat /proc/sys/net/ipv4/ip_local_port_range)
+  need=$(( IDLE_CONNS + 1000 ))
+  if [ $(( phi - plo + 1 )) -lt "$need" ]; then
+    in_c sysctl -q -w net.ipv4.ip_local_port_range="1024 65535"
+    read -r plo phi < <(in_c cat /proc/sys/net/ipv4/ip_local_port_range)
+  fi
+  [ $(( phi - plo + 1 )) -ge "$need" ] || { echo "bypass.sh: IDLE_CONNS=$IDLE_CONNS needs $need ephemeral ports, the client namespace has $(( phi - plo + 1 ))" >&2; exit 1; }
+  echo "   client namespace ephemeral ports $plo-$phi ($(( phi - plo + 1 )) per destination, $need needed)"
+fi
 
 # --- config: one process, both paths, same routes ----------------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
@@ -205,68 +242,133 @@ run_case() { # name url wrk-args...
 
 # --- idle connections ----------------------------------------------------------------------------
 cat >"$WORK/idle.mjs" <<'EOF'
-// Opens N TLS connections (50 at a time), one keep-alive request each, then holds them idle until
-// stdin closes. Prints "open <n> failed <m>" when all are up.
+// Opens N TLS connections, PAR attempts in flight, one keep-alive request each, then holds them
+// idle until stdin closes. No attempt starts after SECS seconds and each one gives up after 20 s,
+// so the open phase ends within SECS + 20 s. Then prints
+// "open <n> failed <m> skipped <k> in <s> s [<error counts>]" (skipped: never started).
 import { connect } from 'node:tls';
-const [host, n] = [process.argv[2], Number(process.argv[3])];
+const [host, n, par, secs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
 const socks = [];
+const errors = new Map();
+let started = 0;
 let failed = 0;
+const t0 = performance.now();
+const deadline = t0 + secs * 1000;
+function fail(why) {
+  failed++;
+  errors.set(why, (errors.get(why) ?? 0) + 1);
+}
 function one() {
   return new Promise((resolve) => {
     const s = connect({ host, port: 443, servername: 'bench.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
       s.write('GET / HTTP/1.1\r\nHost: bench.test\r\n\r\n');
     });
-    const timer = setTimeout(() => { failed++; s.destroy(); resolve(); }, 20000);
+    const timer = setTimeout(() => { fail('timeout'); s.destroy(); resolve(); }, 20000);
     s.once('data', () => { clearTimeout(timer); socks.push(s); resolve(); });
-    s.on('error', () => { clearTimeout(timer); failed++; resolve(); });
+    s.on('error', (e) => { clearTimeout(timer); fail(e.code ?? e.message); resolve(); });
   });
 }
-for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: Math.min(50, n - i) }, one));
-process.stdout.write(`open ${socks.length} failed ${failed}\n`);
+async function worker() {
+  while (started < n && performance.now() < deadline) {
+    started++;
+    await one();
+  }
+}
+await Promise.all(Array.from({ length: Math.min(par, n) }, worker));
+const errs = [...errors].map(([k, v]) => `${k} ${v}`).join(', ');
+process.stdout.write(`open ${socks.length} failed ${failed} skipped ${n - started} in ${((performance.now() - t0) / 1000).toFixed(1)} s${errs ? ` [${errs}]` : ''}\n`);
 process.stdin.resume();
 process.stdin.on('end', () => { for (const s of socks) s.destroy(); setTimeout(() => process.exit(0), 200); });
 EOF
-rss() { curl -s --unix-socket "$WORK/admin.sock" http://x/metrics | awk '/^sluice_process_resident_memory_bytes / { print $2 }'; }
-rss_settled() { # median of 3 samples, 1 s apart
-  { rss; sleep 1; rss; sleep 1; rss; } | median
+# "rss heap_used external" in bytes, from Sluice's /metrics (prom-client's process and nodejs series).
+mem_sample() {
+  curl -s --max-time 600 --unix-socket "$WORK/admin.sock" http://x/metrics | awk '
+    /^sluice_process_resident_memory_bytes / { r = $2 }
+    /^sluice_nodejs_heap_size_used_bytes / { h = $2 }
+    /^sluice_nodejs_external_memory_bytes / { e = $2 }
+    END { print r + 0, h + 0, e + 0 }'
 }
-echo
-echo "== idle connections: ip netns exec $NS_C node idle.mjs IP $IDLE_CONNS (one request each, then idle)"
+mem_settled() { # per column, the median of 3 samples 1 s apart
+  local a b c
+  a=$(mem_sample); sleep 1; b=$(mem_sample); sleep 1; c=$(mem_sample)
+  for col in 1 2 3; do printf '%s\n' "$a" "$b" "$c" | awk -v c="$col" '{ print $c }' | median; done | paste -sd' '
+}
 idle_run() { # ip n outfile: opens n idle connections; stdin of the client on fd 7
-  exec 7> >(exec ip netns exec "$NS_C" taskset -c "$LOAD_CORE" node "$WORK/idle.mjs" "$1" "$2" >"$3" 2>&1)
-  for _ in $(seq 600); do grep -q '^open' "$3" 2>/dev/null && break; sleep 0.1; done
+  exec 7> >(exec ip netns exec "$NS_C" taskset -c "$LOAD_CORE" node "$WORK/idle.mjs" "$1" "$2" "$IDLE_PAR" "$OPEN_SECS" >"$3" 2>&1)
+  local i
+  for i in $(seq $(( (OPEN_SECS + 30) * 10 ))); do grep -q '^open' "$3" 2>/dev/null && return 0; sleep 0.1; done
+  echo "bypass.sh: the idle client did not finish opening within $(( OPEN_SECS + 30 )) s: $(cat "$3")" >&2
+  exit 1
 }
+# With HEAPSNAP=1: SIGUSR2 makes Sluice (started with --heapsnapshot-signal) write a snapshot; the
+# process is busy until it is written, so the next /metrics answer marks the end.
+heap_snapshot() { # name
+  local n0 f
+  n0=$(find "$WORK/snap" -name '*.heapsnapshot' | wc -l)
+  kill -USR2 "$SLUICE_PID"
+  for _ in $(seq 100); do [ "$(find "$WORK/snap" -name '*.heapsnapshot' | wc -l)" -gt "$n0" ] && break; sleep 0.1; done
+  mem_sample >/dev/null
+  f=$(ls -t "$WORK"/snap/*.heapsnapshot | head -1)
+  mkdir -p "$ROOT/bench/out"
+  mv "$f" "$ROOT/bench/out/idle-$1.heapsnapshot"
+}
+kib() { awk -v a="$1" -v b="$2" -v o="$3" 'BEGIN { if (o > 0) printf "%.1f", (b - a) / o / 1024; else print "-" }'; }
+mib() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1048576 }'; }
 # Each path on a fresh process (restarted here), warmed with 100 connections that are closed
-# again, so neither pays for the other's heap growth or for start-up; RSS is the median of three
-# samples a second apart. On the kernel path, the socket buffers are kernel memory, not RSS: the
-# namespace's /proc/net/sockstat "TCP mem" (buffer pages in use) is printed beside it; the
-# kernel's per-socket structures (slab) are in neither figure.
+# again, so neither pays for the other's heap growth or for start-up; figures are the median of
+# three samples a second apart. On the kernel path, the socket buffers are kernel memory, not
+# RSS: the namespace's /proc/net/sockstat "TCP mem" (buffer pages in use) is printed beside it;
+# the kernel's per-socket structures (slab) are in neither figure.
 tcp_mem_pages() { ip netns exec "$NS_S" awk '/^TCP:/ { for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1) }' /proc/net/sockstat; }
-CONFIG=$WORK/sluice-idle.yaml
-for path in kernel tap; do
-  ip=198.18.1.2; [ $path = tap ] && ip=198.18.0.2
-  restart_sluice
-  idle_run $ip 100 "$WORK/idle-warm.out"; exec 7>&-; sleep 2
-  before=$(rss_settled)
-  mem0=$(tcp_mem_pages)
-  idle_run $ip "$IDLE_CONNS" "$WORK/idle-$path.out"
-  opened=$(cat "$WORK/idle-$path.out")
-  sleep 1
-  after=$(rss_settled)
-  mem1=$(tcp_mem_pages)
-  exec 7>&-   # closes the client's stdin: it closes its connections and exits
-  n=$(echo "$opened" | awk '{print $2}')
-  per=$(awk -v a="$before" -v b="$after" -v o="$n" 'BEGIN { if (o > 0) printf "%.1f", (b - a) / o / 1024; else print "-" }')
-  kmem=""
-  [ $path = kernel ] && kmem=", plus kernel TCP memory $(awk -v a="$mem0" -v b="$mem1" -v o="$n" 'BEGIN { printf "%.1f", (b - a) * 4 / o }') KiB per connection (sockstat mem $mem0 -> $mem1 pages)"
-  echo "   $path: $opened; RSS $(awk -v v="$before" 'BEGIN { printf "%.1f", v / 1048576 }') MiB -> $(awk -v v="$after" 'BEGIN { printf "%.1f", v / 1048576 }') MiB = $per KiB per idle connection$kmem"
-  RES[idle-$path]=$per
-  sleep 2
-done
-CONFIG=$WORK/sluice.yaml
-restart_sluice
-echo "   ratio tap/kernel per idle connection: $(awk -v a="${RES[idle-kernel]}" -v b="${RES[idle-tap]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')"
+if run_idle; then
+  echo
+  echo "== idle connections: ip netns exec $NS_C node idle.mjs IP $IDLE_CONNS $IDLE_PAR $OPEN_SECS (one request each, then idle; $IDLE_PAR in flight, none started after $OPEN_SECS s)"
+  CONFIG=$WORK/sluice-idle.yaml
+  snapflags=()
+  if [ "$HEAPSNAP" = 1 ]; then
+    mkdir -p "$WORK/snap"
+    snapflags=(--heapsnapshot-signal=SIGUSR2 --diagnostic-dir="$WORK/snap")
+    echo "   HEAPSNAP=1: snapshots force full GCs, so these RSS figures are not comparable with a run without it"
+  fi
+  for path in kernel tap; do
+    ip=198.18.1.2; [ $path = tap ] && ip=198.18.0.2
+    restart_sluice "${snapflags[@]}"
+    idle_run $ip 100 "$WORK/idle-warm.out"; exec 7>&-; sleep 2
+    read -r rss0 heap0 ext0 < <(mem_settled)
+    mem0=$(tcp_mem_pages)
+    [ "$HEAPSNAP" = 1 ] && heap_snapshot "$path-before"
+    idle_run $ip "$IDLE_CONNS" "$WORK/idle-$path.out"
+    opened=$(cat "$WORK/idle-$path.out")
+    sleep 1
+    read -r rss1 heap1 ext1 < <(mem_settled)
+    mem1=$(tcp_mem_pages)
+    [ "$HEAPSNAP" = 1 ] && heap_snapshot "$path-after"
+    exec 7>&-   # closes the client's stdin: it closes its connections and exits
+    n=$(echo "$opened" | awk '{ print $2 }')
+    [ "$n" -lt "$IDLE_CONNS" ] && echo "   WARNING: $path: only $n of $IDLE_CONNS connections opened (see sluice.log: $(grep -c '"level":50' "$WORK/sluice.log" || true) errors logged)"
+    kmem=""
+    [ $path = kernel ] && kmem=", plus kernel TCP memory $(awk -v a="$mem0" -v b="$mem1" -v o="$n" 'BEGIN { printf "%.1f", (b - a) * 4 / o }') KiB per connection (sockstat mem $mem0 -> $mem1 pages)"
+    per=$(kib "$rss0" "$rss1" "$n")
+    echo "   $path: $opened"
+    echo "   $path: RSS $(mib "$rss0") MiB -> $(mib "$rss1") MiB = $per KiB per idle connection (V8 heap used $(kib "$heap0" "$heap1" "$n") KiB, external $(kib "$ext0" "$ext1" "$n") KiB)$kmem"
+    RES[idle-$path]=$per
+    RES[idle-$path-heap]=$(kib "$heap0" "$heap1" "$n")
+    RES[idle-$path-ext]=$(kib "$ext0" "$ext1" "$n")
+    sleep 2
+  done
+  CONFIG=$WORK/sluice.yaml
+  echo "   ratio tap/kernel per idle connection: $(awk -v a="${RES[idle-kernel]}" -v b="${RES[idle-tap]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }') (difference $(awk -v a="${RES[idle-kernel]}" -v b="${RES[idle-tap]}" 'BEGIN { printf "%.1f", b - a }') KiB: V8 heap $(awk -v a="${RES[idle-kernel-heap]}" -v b="${RES[idle-tap-heap]}" 'BEGIN { printf "%.1f", b - a }') KiB, external $(awk -v a="${RES[idle-kernel-ext]}" -v b="${RES[idle-tap-ext]}" 'BEGIN { printf "%.1f", b - a }') KiB)"
+  if [ "$HEAPSNAP" = 1 ]; then
+    for path in kernel tap; do
+      n=$(awk '{ print $2 }' "$WORK/idle-$path.out")
+      echo "   node bench/heap-diff.mjs bench/out/idle-$path-before.heapsnapshot bench/out/idle-$path-after.heapsnapshot $n"
+      node "$ROOT/bench/heap-diff.mjs" "$ROOT/bench/out/idle-$path-before.heapsnapshot" "$ROOT/bench/out/idle-$path-after.heapsnapshot" "$n" | sed 's/^/   /'
+    done
+  fi
+  run_load && restart_sluice
+fi
 
+run_load || exit 0   # ONLY=idle: done (the cleanup trap removes the namespaces)
 echo
 echo "== commands (URL is $KERNEL_URL for kernel, $TAP_URL for tap):"
 echo "   ip netns exec $NS_C taskset -c $LOAD_CORE wrk -t1 -c50 -d$DURATION --latency URL/"
