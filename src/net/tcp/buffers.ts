@@ -8,22 +8,68 @@ const NONE = new Uint8Array(0);
 const SMALL_COPY = 128;
 
 /**
- * A ring of bytes. Storage is allocated on first use (a receive ring stays empty while the
- * application keeps up, so idle connections cost no buffer), grows by doubling and is dropped by
- * release() when the connection no longer needs it.
+ * Ring storage that no ring holds, by capacity: released rings (idle, TIME-WAIT, CLOSED) leave
+ * theirs here and rings that need room take from here, so a connection coming back from idle
+ * reuses a buffer instead of allocating and zeroing a new one. Bounded: beyond POOL_MAX_BYTES a
+ * released buffer is left to the GC.
+ */
+const POOL_MAX_BYTES = 4 * 1024 * 1024;
+const pool = new Map<number, Uint8Array[]>();
+let pooledBytes = 0;
+
+function takeStorage(cap: number): Uint8Array {
+  const free = pool.get(cap);
+  if (free !== undefined && free.length > 0) {
+    pooledBytes -= cap;
+    return free.pop()!;
+  }
+  return new Uint8Array(cap);
+}
+
+function giveStorage(buf: Uint8Array): void {
+  const cap = buf.length;
+  if (cap === 0 || pooledBytes + cap > POOL_MAX_BYTES) return;
+  let free = pool.get(cap);
+  if (free === undefined) {
+    free = [];
+    pool.set(cap, free);
+  }
+  free.push(buf);
+  pooledBytes += cap;
+}
+
+/** Bytes of ring storage waiting in the shared pool (for tests and diagnostics). */
+export function ringPoolBytes(): number {
+  return pooledBytes;
+}
+
+/** Smallest ring storage. */
+const MIN_CAPACITY = 1024;
+
+/**
+ * A ring of bytes. Storage is taken on first use (a receive ring stays empty while the
+ * application keeps up), sized to what is pushed (a small response takes 1 KiB, not a whole
+ * send buffer), grows by doubling, and goes back to the shared pool on release() (the connection
+ * is done with it) or on sweep() (it has been empty and unused for a whole sweep period: an idle
+ * keep-alive connection holds no buffer). A busy ring keeps its storage between uses, so the
+ * per-segment path neither allocates nor pools anything.
  */
 export class ByteRing {
   private buf: Uint8Array = NONE;
   private head = 0;
   length = 0;
+  /** Pushed to since the last sweep(). */
+  private used = false;
 
-  constructor(private readonly initial: number) {}
+  /** @param firstMax The first storage is at most this large (unless one push needs more). */
+  constructor(private readonly firstMax: number) {}
 
   get capacity(): number {
     return this.buf.length;
   }
 
   push(src: Uint8Array, off = 0, n = src.length - off): void {
+    this.used = true;
     if (this.length + n > this.buf.length) this.grow(this.length + n);
     const cap = this.buf.length;
     let tail = this.head + this.length;
@@ -81,19 +127,44 @@ export class ByteRing {
     this.length = 0;
   }
 
-  /** Free the storage (the ring must be empty). */
+  /** Give the storage back to the pool (only when the ring is empty). */
   release(): void {
     if (this.length === 0) {
+      giveStorage(this.buf);
       this.buf = NONE;
       this.head = 0;
     }
   }
 
+  /**
+   * Called periodically (every second or so): releases the storage of a ring that was empty at
+   * the previous call and has not been pushed to since, i.e. idle for at least one whole period.
+   * Returns the bytes released.
+   */
+  sweep(): number {
+    const cap = this.buf.length;
+    if (this.used || this.length > 0 || cap === 0) {
+      // In use during this period (bytes still held count as use): look again next time.
+      this.used = this.length > 0;
+      return 0;
+    }
+    this.release();
+    return cap;
+  }
+
   private grow(need: number): void {
-    let cap = this.buf.length > 0 ? this.buf.length * 2 : Math.max(this.initial, 1024);
+    let cap: number;
+    if (this.buf.length > 0) {
+      cap = this.buf.length * 2;
+    } else {
+      cap = MIN_CAPACITY;
+      while (cap < need && cap < this.firstMax) cap *= 2;
+      if (cap > this.firstMax) cap = Math.max(this.firstMax, MIN_CAPACITY);
+    }
     while (cap < need) cap *= 2;
-    const next = new Uint8Array(cap);
+    const next = takeStorage(cap);
     this.copyOut(0, next, 0, this.length);
+    giveStorage(this.buf);
     this.buf = next;
     this.head = 0;
   }

@@ -98,6 +98,20 @@ export class TcpSocket {
     return this.#tcb.rcvBuf.length;
   }
 
+  /** Bytes of buffer storage the connection holds now (send and receive rings). */
+  get bufferBytes(): number {
+    return this.#tcb.sndBuf.capacity + this.#tcb.rcvBuf.capacity;
+  }
+
+  /**
+   * Gives back the storage of rings that are empty and were not used since the previous call
+   * (ByteRing.sweep). Called every second or so, it leaves idle connections holding no buffer
+   * and busy ones untouched. Returns the bytes released.
+   */
+  sweepIdleBuffers(): number {
+    return this.#tcb.sndBuf.sweep() + this.#tcb.rcvBuf.sweep();
+  }
+
   stats(): TcpConnectionInfo {
     return this.#tcb.info();
   }

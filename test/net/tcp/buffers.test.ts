@@ -2,7 +2,7 @@
 // (and the SACK blocks it produces), and the sender's scoreboard.
 
 import t from 'tap';
-import { ByteRing, Reassembly, Scoreboard } from '../../../src/net/tcp/buffers.js';
+import { ByteRing, Reassembly, Scoreboard, ringPoolBytes } from '../../../src/net/tcp/buffers.js';
 import { Prng } from './sim.js';
 
 t.test('ByteRing: pushes, partial reads and consumes across the wrap match a plain array, growing on demand', async (t) => {
@@ -37,6 +37,73 @@ t.test('ByteRing: pushes, partial reads and consumes across the wrap match a pla
   r.clear();
   r.release();
   t.equal(r.capacity, 0, 'release() frees the storage');
+});
+
+t.test('ByteRing: storage sized to what is pushed, up to firstMax, then doubling', async (t) => {
+  const r = new ByteRing(64 * 1024);
+  r.push(new Uint8Array(300));
+  t.equal(r.capacity, 1024, 'a small write takes 1 KiB, not the 64 KiB a whole send buffer might need');
+  r.push(new Uint8Array(1000));
+  t.equal(r.capacity, 2048, 'doubles when it must');
+  const big = new ByteRing(64 * 1024);
+  big.push(new Uint8Array(40_000));
+  t.equal(big.capacity, 64 * 1024, 'one large push: the power of two that holds it');
+  const huge = new ByteRing(64 * 1024);
+  huge.push(new Uint8Array(100_000));
+  t.equal(huge.capacity, 128 * 1024, 'beyond firstMax: doubling from firstMax');
+  const odd = new ByteRing(3000);
+  odd.push(new Uint8Array(2500));
+  t.equal(odd.capacity, 3000, 'a firstMax that is no power of two caps the first storage');
+});
+
+t.test('ByteRing.sweep: releases a ring only after it stayed empty and unused for a whole period', async (t) => {
+  const r = new ByteRing(64 * 1024);
+  t.equal(r.sweep(), 0, 'nothing held, nothing released');
+  r.push(new Uint8Array(500).fill(1));
+  t.equal(r.sweep(), 0, 'holding bytes: kept');
+  r.consume(500);
+  t.equal(r.capacity, 1024, 'emptied by a consume: kept (a busy connection reuses it)');
+  t.equal(r.sweep(), 0, 'empty, but pushed to since the previous sweep: kept');
+  r.push(new Uint8Array(10));
+  r.consume(10);
+  t.equal(r.sweep(), 0, 'used again during the period: kept');
+  const pooled = ringPoolBytes();
+  t.equal(r.sweep(), 1024, 'a whole period empty and unused: released');
+  t.equal(r.capacity, 0);
+  t.equal(ringPoolBytes(), pooled + 1024, 'into the shared pool');
+  t.equal(r.sweep(), 0, 'nothing left to release');
+});
+
+t.test('ByteRing pool: released storage is reused by the next ring of that size, and the pool is bounded', async (t) => {
+  // 3000: a size no other test here releases, so the pool starts with none of it.
+  const a = new ByteRing(3000);
+  a.push(new Uint8Array(2500).fill(9));
+  t.equal(a.capacity, 3000);
+  const pooled0 = ringPoolBytes();
+  a.consume(2500);
+  a.release();
+  t.equal(ringPoolBytes(), pooled0 + 3000, 'released into the pool');
+  const b = new ByteRing(3000);
+  b.push(new Uint8Array(2500).fill(1));
+  t.equal(ringPoolBytes(), pooled0, 'taken back out by the next ring that needs that size');
+  const out = new Uint8Array(2500);
+  b.copyOut(0, out, 0, 2500);
+  t.ok(out.every((v) => v === 1), 'a reused buffer holds exactly what was pushed');
+  b.push(new Uint8Array(1000));
+  t.equal(b.capacity, 6000, 'grown');
+  t.equal(ringPoolBytes(), pooled0 + 3000, 'the outgrown buffer went to the pool');
+  b.release();
+  t.equal(b.capacity, 6000, 'release() keeps storage that still holds bytes');
+
+  const rings = Array.from({ length: 100 }, () => new ByteRing(64 * 1024));
+  for (const r of rings) r.push(new Uint8Array(40_000));
+  for (const r of rings) {
+    r.consume(40_000);
+    r.release();
+  }
+  t.equal(rings.filter((r) => r.capacity > 0).length, 0, 'no ring holds storage');
+  t.ok(ringPoolBytes() <= 4 * 1024 * 1024, `the pool holds ${ringPoolBytes()} bytes, at most 4 MiB`);
+  t.ok(ringPoolBytes() > 4 * 1024 * 1024 - 64 * 1024, 'and is full: the other buffers were left to the GC');
 });
 
 t.test('Reassembly: out-of-order pieces with overlaps and duplicates come back in order, once', async (t) => {
