@@ -38,15 +38,27 @@ export interface RawStreamInfo {
   localPort?: number;
 }
 
-// RFC 7301 3.1 ALPN protocol ids are opaque bytes; Node hands them over as latin1 strings.
-function pickAlpn(serverOrder: readonly string[], offered: readonly string[]): string | undefined {
-  for (const p of serverOrder) if (offered.includes(p)) return p;
-  // undefined makes Node answer with a fatal no_application_protocol alert (RFC 7301 3.2).
-  return undefined;
+type AlpnCallback = (hello: { servername: string; protocols: string[] }) => string | undefined;
+
+/**
+ * The ALPN choice for one server preference order (RFC 7301 3.1 ids are opaque bytes; Node hands
+ * them over as latin1 strings). Built once per option set, not per handshake: the TLSSocket keeps
+ * its ALPNCallback for the whole connection, and a closure made inside accept() would keep
+ * accept()'s scope with it (the ClientHello bytes, the handshake timer and its closures) for as
+ * long as the connection stays open, idle ones included.
+ */
+function alpnSelector(serverOrder: readonly string[]): AlpnCallback | null {
+  if (serverOrder.length === 0) return null;
+  return ({ protocols }) => {
+    for (const p of serverOrder) if (protocols.includes(p)) return p;
+    // undefined makes Node answer with a fatal no_application_protocol alert (RFC 7301 3.2).
+    return undefined;
+  };
 }
 
 export class TlsTerminator {
   private tlsOpts: TlsListenerOptions;
+  private alpnCallback: AlpnCallback | null;
   private store: CertStore;
   /**
    * One context per store context, built on first use with the current policy and ticket key.
@@ -60,6 +72,7 @@ export class TlsTerminator {
 
   constructor(private readonly listener: string, tls: Partial<TlsListenerOptions>, certs: CertStore, private readonly events?: TlsEvents) {
     this.tlsOpts = resolveTlsOptions(tls);
+    this.alpnCallback = alpnSelector(this.tlsOpts.alpn);
     this.store = certs;
     this.contextFor('');
   }
@@ -95,6 +108,7 @@ export class TlsTerminator {
     const prev = this.tlsOpts;
     const next = resolveTlsOptions({ ...prev, ...input });
     this.tlsOpts = next;
+    this.alpnCallback = alpnSelector(next.alpn);
     this.contexts = new Map();
     if (this.ticketTimer && (next.sessionTickets !== prev.sessionTickets || next.ticketRotateSeconds !== prev.ticketRotateSeconds)) {
       this.startTicketRotation();
@@ -160,6 +174,7 @@ export class TlsTerminator {
    */
   accept(raw: Duplex, info: RawStreamInfo, onSecure: (conn: StreamConnection, tlsSocket: TLSSocket) => void): void {
     const t = this.tlsOpts;
+    const alpnCallback = this.alpnCallback;
     let current: Duplex = raw;
     let settled = false;
     this.pending.add(raw);
@@ -209,7 +224,6 @@ export class TlsTerminator {
     };
 
     const handshake = (sni: string): void => {
-      const alpn = t.alpn;
       let tlsSocket: TLSSocket;
       try {
         tlsSocket = new TLSSocket(raw, {
@@ -218,7 +232,7 @@ export class TlsTerminator {
           // Server preference decides (RFC 7301 3.2 leaves the choice to the server). No
           // overlap: undefined, and Node sends the fatal no_application_protocol alert. A client
           // that sends no ALPN extension never gets here and proceeds without ALPN (alpn '').
-          ...(alpn.length > 0 ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => pickAlpn(alpn, protocols) } : {}),
+          ...(alpnCallback !== null ? { ALPNCallback: alpnCallback } : {}),
         });
       } catch (e) {
         fail(classifyHandshakeError(e));
