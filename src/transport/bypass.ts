@@ -4,7 +4,7 @@
 // only queues bytes and marks the connection pending; TcpLayer.onOutputPending tells the loop.
 
 import { Duplex, type DuplexOptions } from 'node:stream';
-import type { TcpSocket } from '../net/tcp/socket.js';
+import type { TcpSocket, TcpSocketHandler } from '../net/tcp/socket.js';
 import type { TcpCloseReason } from '../net/tcp/types.js';
 import { formatIpv4 } from '../net/wire/ipv4.js';
 import type { CloseReason, Connection, ConnectionHandler, ConnectionInfo, TlsInfo, TransportKind } from './connection.js';
@@ -24,6 +24,71 @@ function socketError(reason: TcpCloseReason, err?: Error): Error | null {
 }
 
 /**
+ * The idle buffer sweep: every SWEEP_MS the TCP sockets under TcpDuplex and TcpConnection give
+ * back ring storage that has been empty and unused for a whole period (TcpSocket.sweepIdleBuffers),
+ * so an idle keep-alive connection holds no send or receive buffer, while busy connections keep
+ * theirs and never pay for it per segment. One unref'd timer per process, running only while such
+ * sockets exist; a socket leaves the set when it closes.
+ */
+const SWEEP_MS = 1000;
+const swept = new Set<TcpSocket>();
+let sweepTimer: NodeJS.Timeout | null = null;
+
+function trackBuffers(socket: TcpSocket): void {
+  swept.add(socket);
+  if (sweepTimer === null) {
+    sweepTimer = setInterval(sweepIdleBuffers, SWEEP_MS);
+    sweepTimer.unref();
+  }
+}
+
+function untrackBuffers(socket: TcpSocket): void {
+  swept.delete(socket);
+  if (swept.size === 0 && sweepTimer !== null) {
+    clearInterval(sweepTimer);
+    sweepTimer = null;
+  }
+}
+
+/** One sweep over the bypass transport's sockets now (the timer's work). Returns the bytes released. */
+export function sweepIdleBuffers(): number {
+  let released = 0;
+  for (const s of swept) {
+    if (s.closed) untrackBuffers(s);
+    else released += s.sweepIdleBuffers();
+  }
+  return released;
+}
+
+/** Sockets the sweep is watching (for tests). */
+export function sweptSocketCount(): number {
+  return swept.size;
+}
+
+/**
+ * The TcpSocket's handler for a TcpDuplex: one small object with its methods on the prototype,
+ * instead of five closures and their scope per connection (idle connections keep their handler).
+ */
+class DuplexEvents implements TcpSocketHandler {
+  constructor(private readonly d: TcpDuplex) {}
+  onConnect(): void {
+    this.d.emit('connect');
+  }
+  onData(chunk: Uint8Array): void {
+    this.d.tcpData(chunk);
+  }
+  onEnd(): void {
+    this.d.push(null);
+  }
+  onDrain(): void {
+    this.d.tcpDrain();
+  }
+  onClose(reason: TcpCloseReason, err?: Error): void {
+    this.d.tcpClose(reason, err);
+  }
+}
+
+/**
  * A Duplex over one TcpSocket. Backpressure both ways: push() returning false pauses the socket
  * (its receive buffer fills and the advertised window closes) until _read; a write the socket
  * refuses completes only on its onDrain. end() sends FIN after queued bytes; the peer's FIN is
@@ -38,32 +103,37 @@ export class TcpDuplex extends Duplex {
   constructor(socket: TcpSocket, opts: DuplexOptions = {}) {
     super({ allowHalfOpen: true, ...opts });
     this.socket = socket;
-    socket.setHandler({
-      onConnect: () => this.emit('connect'),
-      onData: (chunk) => {
-        // The view is only valid during the call; a Duplex keeps what it is pushed: copy.
-        if (!this.push(Buffer.from(chunk))) socket.pause();
-      },
-      onEnd: () => this.push(null),
-      onDrain: () => {
-        const cb = this.writeCb;
-        this.writeCb = null;
-        cb?.();
-      },
-      onClose: (reason, err) => {
-        this.tcpClosed = true;
-        const e = socketError(reason, err);
-        const cb = this.writeCb;
-        this.writeCb = null;
-        if (e !== null) {
-          cb?.(e);
-          this.destroy(e);
-        } else if (cb !== null) {
-          cb(reason === 'closed' ? null : new Error(`TCP connection ${reason}`));
-        }
-        if (reason === 'aborted' && !this.destroyed) this.destroy();
-      },
-    });
+    trackBuffers(socket);
+    socket.setHandler(new DuplexEvents(this));
+  }
+
+  /** @internal TcpSocketHandler.onData */
+  tcpData(chunk: Uint8Array): void {
+    // The view is only valid during the call; a Duplex keeps what it is pushed: copy.
+    if (!this.push(Buffer.from(chunk))) this.socket.pause();
+  }
+
+  /** @internal TcpSocketHandler.onDrain */
+  tcpDrain(): void {
+    const cb = this.writeCb;
+    this.writeCb = null;
+    cb?.();
+  }
+
+  /** @internal TcpSocketHandler.onClose */
+  tcpClose(reason: TcpCloseReason, err?: Error): void {
+    this.tcpClosed = true;
+    untrackBuffers(this.socket);
+    const e = socketError(reason, err);
+    const cb = this.writeCb;
+    this.writeCb = null;
+    if (e !== null) {
+      cb?.(e);
+      this.destroy(e);
+    } else if (cb !== null) {
+      cb(reason === 'closed' ? null : new Error(`TCP connection ${reason}`));
+    }
+    if (reason === 'aborted' && !this.destroyed) this.destroy();
   }
 
   get remoteAddress(): string {
@@ -154,6 +224,7 @@ export class TcpConnection implements Connection {
     };
     // Connections start paused (the contract): bytes wait in the TCP receive buffer.
     socket.pause();
+    trackBuffers(socket);
   }
 
   setHandler(handler: ConnectionHandler): void {
@@ -168,6 +239,7 @@ export class TcpConnection implements Connection {
       onDrain: () => handler.onDrain(),
       onClose: (reason, err) => {
         this.closed = true;
+        untrackBuffers(this.socket);
         // An orderly close belongs to whoever sent the first FIN.
         const r = this.localReason ?? (reason === 'closed' && !this.peerEndedFirst ? 'local_closed' : closeReasonOf(reason));
         handler.onClose(r, this.localError ?? (reason === 'closed' || reason === 'aborted' ? undefined : err));
