@@ -34,7 +34,7 @@ export interface FilterPlacement {
  * no recorded answer for, it can only say that they will be tried.
  */
 export const RTE_FLOW_REASON =
-  'transport dpdk puts the deny CIDRs (and the allow list, where the PMD takes rule priorities) in the NIC through rte_flow when the PMD supports it (ETH / IPV4 source + DROP; mlx5, i40e, ice, ... see docs/dpdk.md); the virtual devices do not';
+  'transport dpdk puts the deny CIDRs (and the allow list, where the PMD takes rule priorities) in the NIC through rte_flow where the PMD matches ETH / IPV4 source with DROP on every IPv4 packet (mlx5; not i40e or ice, whose flow director narrows that pattern; docs/dpdk.md); the virtual devices have no such flow API';
 
 /**
  * What the virtual PMDs answered when Sluice tried (DPDK 22.11, test/io/flow.test.ts): doctor
@@ -64,7 +64,7 @@ export function placeNic(p: FilterPlacementInput): FilterPlacement['nic'] {
   if (pmd === 'net_tap') return { rules: [], reason: NET_TAP_FLOW };
   return {
     rules: wanted,
-    reason: "tried through rte_flow when the port opens and on every reload (one flow per CIDR: ETH / IPV4 source, COUNT + DROP; allow CIDRs pass at a higher priority than the drop of the rest, or stay in XDP and software if the PMD refuses priorities); doctor creates no flow: the PMD's verdict shows at serve time ('nic filter rules installed' or 'nic filter not in force' in the log, nic: in sluice netstat)",
+    reason: "tried through rte_flow when the port opens and on every reload (one flow per CIDR: ETH / IPV4 source, COUNT + DROP; allow CIDRs pass at a higher priority than the drop of the rest, or stay in XDP and software if the PMD refuses priorities; never on net_i40e or net_ice, see docs/dpdk.md); doctor creates no flow: the PMD's verdict shows at serve time ('nic filter rules installed' or 'nic filter not in force' in the log, nic: in sluice netstat)",
   };
 }
 

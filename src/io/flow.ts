@@ -43,6 +43,18 @@ export interface NicFilterStatus {
   refusal: { code: string; message: string; detail: Readonly<Record<string, unknown>> } | null;
 }
 
+/**
+ * PMDs whose flow API takes the pattern ETH / IPV4 (source) / END as something narrower than
+ * "every IPv4 packet from that source" (read in DPDK 22.11's sources, docs/dpdk.md): on them the
+ * flows would show as in force while a denied client's TCP went through, so they get none.
+ */
+export const FLOW_UNFIT_PMDS: Readonly<Record<string, string>> = {
+  net_i40e:
+    "i40e's flow director takes ETH / IPV4 / END as 'IPv4 other than TCP, UDP and SCTP' and leaves a partial source mask out of the match (a /24 rule would match every such packet), so its flows would not drop a denied client's TCP",
+  net_ice:
+    "ice puts COUNT + DROP on ETH / IPV4 / END in its flow director as 'IPv4 other than TCP, UDP and SCTP', with whole-address masks only, so its flows would not drop a denied client's TCP",
+};
+
 export class NicFilter {
   private readonly d: DpdkAddon;
   private installed: FlowRule[] = [];
@@ -111,6 +123,11 @@ export class NicFilter {
       }
     };
     if (full.length === 0 && this.installed.length === 0) return this.status(false);
+    const unfit = FLOW_UNFIT_PMDS[this.port.info.driver];
+    if (unfit !== undefined && full.length > 0) {
+      this.refused = new SluiceError('SLUICE_DPDK_FLOW', `dpdk ${this.port.name} (${this.port.info.driver}): not put in the NIC: ${unfit}`, { driver: this.port.info.driver });
+      return this.status(false);
+    }
     const e = attempt(full);
     if (e === null) return this.status(false);
     if (low.allow.length > 0) {
