@@ -148,7 +148,9 @@ export class Metrics {
         },
       });
     counter('sluice_bypass_tcp_segments_total', 'TCP segments by direction', ['device', 'direction'], (s) => [[{ direction: 'in' }, s.tcp.segmentsIn], [{ direction: 'out' }, s.tcp.segmentsOut]]);
-    counter('sluice_bypass_tcp_retransmits_total', 'TCP segments sent again (RTO, fast retransmit, SACK, tail loss probe)', ['device'], (s) => [[{}, s.tcp.retransmits]]);
+    counter('sluice_bypass_tcp_retransmits_total', 'TCP segments sent again (RTO, fast retransmit, SACK, tail loss probe; not zero-window probes)', ['device'], (s) => [[{}, s.tcp.retransmits]]);
+    counter('sluice_bypass_tcp_window_probes_total', "TCP zero-window probes sent (the peer's receive window was closed)", ['device'], (s) => [[{}, s.tcp.windowProbes]]);
+    counter('sluice_bypass_tcp_zero_window_advertised_total', 'TCP segments sent advertising a zero receive window (the application stopped reading)', ['device'], (s) => [[{}, s.tcp.zeroWindowAdvertised]]);
     counter('sluice_bypass_tcp_resets_total', 'TCP resets by direction', ['device', 'direction'], (s) => [[{ direction: 'sent' }, s.tcp.resetsSent], [{ direction: 'received' }, s.tcp.resetsReceived]]);
     counter('sluice_bypass_tcp_checksum_errors_total', 'TCP segments dropped for a bad checksum', ['device'], (s) => [[{}, s.tcp.checksumErrors]]);
     counter('sluice_bypass_syn_cookies_total', 'SYN cookies sent while the accept or SYN queue was full', ['device'], (s) => [[{}, s.tcp.synCookiesSent]]);

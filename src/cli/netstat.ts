@@ -188,6 +188,7 @@ function formatStack(s: BypassNetstat): string {
     `tcp: segments in ${t.segmentsIn} out ${t.segmentsOut}, retransmits ${t.retransmits} (${bytes(t.retransmittedBytes)}), ` +
       `resets sent ${t.resetsSent} received ${t.resetsReceived}, checksum errors ${t.checksumErrors}, ` +
       `opens passive ${t.passiveOpens} active ${t.activeOpens}, timeouts ${t.timeouts}` +
+      (t.windowProbes > 0 || t.zeroWindowAdvertised > 0 ? `, zero window probes sent ${t.windowProbes} advertised ${t.zeroWindowAdvertised}` : '') +
       (t.synCookiesSent > 0 ? `, syn cookies sent ${t.synCookiesSent} valid ${t.synCookiesValid} invalid ${t.synCookiesInvalid}` : ''),
   );
   const states = Object.entries(t.states).filter(([, n]) => n > 0);
