@@ -106,9 +106,20 @@ export class BypassStack {
     this.tcp.onOutputPending(() => this.loop.wake());
   }
 
-  /** Opens the device and starts polling; announces the address with a gratuitous ARP. */
-  static openTap(opts: BypassStackOptions): BypassStack {
-    const port = TapPort.open({ name: opts.device, mtu: opts.mtu });
+  /**
+   * Opens the device and starts polling; announces the address with a gratuitous ARP. `wrap`, when
+   * given, puts a port of the caller's between the device and the stack (tests: impairments on a
+   * real device); closing the stack closes what it returns.
+   */
+  static openTap(opts: BypassStackOptions, wrap?: (tap: TapPort) => PacketPort): BypassStack {
+    const tap = TapPort.open({ name: opts.device, mtu: opts.mtu });
+    let port: PacketPort = tap;
+    try {
+      if (wrap) port = wrap(tap);
+    } catch (e) {
+      tap.close();
+      throw e;
+    }
     const s = new BypassStack(opts, port);
     s.configureXdp(opts.xdp ?? null, opts.filter);
     s.stack.announce();

@@ -38,23 +38,37 @@ export interface TapNamespace {
 
 /** Opens a TAP, moves its kernel side into a fresh namespace, IPv6 off (no RS/MLD noise), up. */
 export function tapInNamespace(t: { teardown(fn: () => void): void }, mtu = 1500): TapNamespace {
+  let port: TapPort | null = null;
+  const ns = namespaceFor(t, () => {
+    port = TapPort.open({ name: 'sluice-t%d', mtu });
+    return port.name;
+  }, () => port?.close());
+  return { port: port!, ns };
+}
+
+/**
+ * A fresh namespace (sluice-t-<pid>-<n>) holding the kernel side of the TAP that `open` opens (it
+ * returns the interface name) at KERNEL_IP/24, IPv6 off, up. In teardown `close` (which releases
+ * the TAP) runs, then the namespace is deleted; also when `open` or the move fails.
+ */
+export function namespaceFor(t: { teardown(fn: () => void): void }, open: () => string, close: () => void): string {
   const ns = `sluice-t-${process.pid}-${counter++}`;
   nsDelete(ns);
   sh('ip', ['netns', 'add', ns]);
-  let port: TapPort;
+  let name: string;
   try {
-    port = TapPort.open({ name: 'sluice-t%d', mtu });
+    name = open();
   } catch (e) {
     nsDelete(ns);
     throw e;
   }
   t.teardown(() => {
-    port.close();
+    close();
     nsDelete(ns);
   });
-  sh('ip', ['link', 'set', port.name, 'netns', ns]);
-  sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${port.name}.disable_ipv6=1`]);
-  sh('ip', ['-n', ns, 'addr', 'add', `${KERNEL_IP}/24`, 'dev', port.name]);
-  sh('ip', ['-n', ns, 'link', 'set', port.name, 'up']);
-  return { port, ns };
+  sh('ip', ['link', 'set', name, 'netns', ns]);
+  sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${name}.disable_ipv6=1`]);
+  sh('ip', ['-n', ns, 'addr', 'add', `${KERNEL_IP}/24`, 'dev', name]);
+  sh('ip', ['-n', ns, 'link', 'set', name, 'up']);
+  return ns;
 }
