@@ -21,7 +21,6 @@ import { ringPoolBytes } from '../../src/net/tcp/buffers.js';
 import { createSelfSignedCertificate } from '../../src/tls/dev-cert.js';
 import { CertStore } from '../../src/tls/cert-store.js';
 import { TlsTerminator } from '../../src/tls/terminator.js';
-import type { StreamConnection } from '../../src/transport/stream.js';
 import { SimNet, driveRealtime, ip } from '../net/tcp/sim.js';
 
 const A = ip('198.18.0.1');
