@@ -86,7 +86,8 @@ export class SluiceServer {
 
   static async start(opts: ServerOptions): Promise<SluiceServer> {
     const server = new SluiceServer(opts);
-    server.metrics.watchBypass(() => server.netstat().stacks);
+    // Counters only: no per-connection list at every scrape.
+    server.metrics.watchBypass(() => server.netstat({ connections: false }).stacks);
     try {
       await server.boot();
     } catch (err) {
@@ -302,8 +303,8 @@ export class SluiceServer {
   }
 
   /** Connection tables and counters of every bypass link (what `sluice netstat` shows). */
-  netstat(): { stacks: BypassNetstat[] } {
-    return { stacks: [...this.stacks.values()].map((s) => s.netstat()) };
+  netstat(opts: { connections?: boolean } = {}): { stacks: BypassNetstat[] } {
+    return { stacks: [...this.stacks.values()].map((s) => s.netstat(opts)) };
   }
 
   private accept(l: RunningListener, conn: Connection): void {
