@@ -1,8 +1,9 @@
 // rte_flow: the packet filter's source CIDR rules in the NIC (src/net/filter-flow.ts decides which
 // rules go down and with what priority). One ingress flow per rule, pattern ETH / IPV4 (source
 // address under the rule's mask; no IPv4 spec when the mask is 0) / END, actions COUNT + DROP, or
-// COUNT + QUEUE 0 for a rule that passes (an allow rule above a lower-priority drop of the rest). Nothing here runs per packet: each
-// exported function is one control operation on a whole rule set. Compiled with dpdk.cc.
+// COUNT + QUEUE 0 for a rule that passes (an allow rule above a lower-priority drop of the rest).
+// Nothing here runs per packet: each exported function is one control operation on a whole rule
+// set. Compiled with dpdk.cc (binding.gyp, when libdpdk is present).
 
 #include "sluice.h"
 
