@@ -8,7 +8,7 @@ import { SluiceError } from '../errors.js';
 import { encodeFlowRules, lowerToFlow, type FlowFate, type FlowRule } from '../net/filter-flow.js';
 import type { FilterRules } from '../net/filter.js';
 import { requireDpdk, type DpdkPort } from './dpdk.js';
-import { toSluiceError, type DpdkAddon } from './native.js';
+import { toSluiceError, type DpdkAddon, type DpdkFlowReplaceResult } from './native.js';
 
 /** What one setFlowRules call put in the NIC. */
 export interface FlowInstallResult {
@@ -78,7 +78,7 @@ export class NicFilter {
    */
   setFlowRules(rules: readonly FlowRule[]): FlowInstallResult {
     if (this.port.closed) throw new SluiceError('SLUICE_DPDK_PORT', `dpdk ${this.port.name}: setFlowRules on a closed port`, { op: 'setFlowRules' });
-    let r;
+    let r: DpdkFlowReplaceResult;
     try {
       r = this.d.flowReplace(this.port.portId, encodeFlowRules(rules), true);
     } catch (e) {
