@@ -78,6 +78,11 @@ export function nsRun(ns: string, cmd: string, args: string[], opts: { timeoutMs
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe first: EPIPE then is not an
+    // error of the command (its exit code says how it went).
+    p.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') stderr += `stdin: ${e.message}\n`;
+    });
     p.stdin.end(opts.input ?? '');
   });
 }

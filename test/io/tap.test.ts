@@ -57,7 +57,8 @@ t.test('kernel ARP request is answered by a hand-built reply; the neighbour tabl
   });
   let childOut = '';
   child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
-  const childDone = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  // 'close', not 'exit': 'exit' can come before the last stdout chunk has been read.
+  const childDone = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
 
   const arp = await receive(port, rx, (s) => s.arp?.op === 1 && s.arp.targetIp === STACK_IP);
   t.ok(arp.match, `kernel asked who-has ${STACK_IP} (saw ${arp.seen.length} frames)`);
