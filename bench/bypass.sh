@@ -39,7 +39,8 @@
 #               connections, and the client namespace's ephemeral port range is widened if it is
 #               too small. With HEAPSNAP=1 each idle process also takes a heap snapshot before and
 #               after (node --heapsnapshot-signal, kept in bench/out/idle-<path>-{before,after}
-#               .heapsnapshot) and bench/heap-diff.mjs prints what grew, per connection.
+#               .heapsnapshot) and bench/heap-diff.mjs prints what grew, per connection. What
+#               the figures are made of: docs/bypass.md, "Memory per idle connection".
 # With --profile (or when the tap path's keep-alive req/s is under PROFILE_BELOW of the kernel's)
 # Sluice is restarted under node --cpu-prof, the tap keep-alive load is run, and the top
 # self-time functions are printed.
@@ -358,6 +359,7 @@ if run_idle; then
   done
   CONFIG=$WORK/sluice.yaml
   echo "   ratio tap/kernel per idle connection: $(awk -v a="${RES[idle-kernel]}" -v b="${RES[idle-tap]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }') (difference $(awk -v a="${RES[idle-kernel]}" -v b="${RES[idle-tap]}" 'BEGIN { printf "%.1f", b - a }') KiB: V8 heap $(awk -v a="${RES[idle-kernel-heap]}" -v b="${RES[idle-tap-heap]}" 'BEGIN { printf "%.1f", b - a }') KiB, external $(awk -v a="${RES[idle-kernel-ext]}" -v b="${RES[idle-tap-ext]}" 'BEGIN { printf "%.1f", b - a }') KiB)"
+  echo "   what these are made of, and what was removed: docs/bypass.md, \"Memory per idle connection\""
   if [ "$HEAPSNAP" = 1 ]; then
     for path in kernel tap; do
       n=$(awk '{ print $2 }' "$WORK/idle-$path.out")
