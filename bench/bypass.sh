@@ -89,34 +89,10 @@ if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$NOFILE" ]; then u
 NS_S="sluice-bs-$$"
 NS_C="sluice-bc-$$"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-bypass.XXXXXX")
-SLUICE_PID=""
 KERNEL_URL=https://198.18.1.2
 TAP_URL=https://198.18.0.2
-
-stop_sluice() {
-  [ -n "$SLUICE_PID" ] || return 0
-  kill -TERM "$SLUICE_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$SLUICE_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SLUICE_PID" 2>/dev/null || true
-  wait "$SLUICE_PID" 2>/dev/null || true
-  SLUICE_PID=""
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_sluice
-  ip netns del "$NS_C" 2>/dev/null || true
-  ip netns del "$NS_S" 2>/dev/null || true
-  rm -rf "$WORK"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-in_s() { ip netns exec "$NS_S" "$@"; }
-in_c() { ip netns exec "$NS_C" "$@"; }
-load() { in_c taskset -c "$LOAD_CORE" "$@"; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 echo "== bench/bypass.sh $(date -u +%FT%TZ)  $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   node $(node -v), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }')"
@@ -212,20 +188,8 @@ for url in $KERNEL_URL $TAP_URL; do
 done
 echo "   negotiated (both): $(in_c openssl s_client -connect 198.18.0.2:443 -brief </dev/null 2>&1 | grep -E 'Protocol|Ciphersuite|Peer sig' | tr '\n' ' ')"
 
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SLUICE_PID/stat"; }
-TICK=$(getconf CLK_TCK)
-
-# wrk output -> "reqs_per_s p99_ms transfer_MBps"
-parse_wrk() {
-  awk '
-    /Requests\/sec/ { rps = $2 }
-    /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); p = v / 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v); p = v } else if (v ~ /s$/) { sub(/s/, "", v); p = v * 1000 } }
-    /Transfer\/sec/ { v = $2; if (v ~ /GB/) { sub(/GB/, "", v); mb = v * 1024 } else if (v ~ /MB/) { sub(/MB/, "", v); mb = v } else if (v ~ /KB/) { sub(/KB/, "", v); mb = v / 1024 } else { mb = v / 1048576 } }
-    /Socket errors/ { err = err $0 }
-    /Non-2xx/ { err = err $0 }
-    END { printf "%s %s %s %s\n", rps + 0, (p == "" ? 0 : p), mb + 0, (err == "" ? "-" : "ERR") }'
-}
+# wrk output -> "reqs_per_s p99_ms transfer_MBps errflag"
+parse_wrk() { wrk_fields | cut -d' ' -f2-; }
 
 declare -A RES
 run_case() { # name url wrk-args...

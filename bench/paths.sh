@@ -57,33 +57,11 @@ NS_S="sluice-ps-$$"
 NS_C="sluice-pc-$$"
 EAL_PREFIX="sluice-bench-paths-$$"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-paths.XXXXXX")
-SLUICE_PID=""
 declare -A IP=([kernel]=198.18.1.2 [tap]=198.18.0.2 [afpkt]=198.18.2.2 [afxdp]=198.18.3.2)
 
-stop_sluice() {
-  [ -n "$SLUICE_PID" ] || return 0
-  kill -TERM "$SLUICE_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$SLUICE_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SLUICE_PID" 2>/dev/null || true
-  wait "$SLUICE_PID" 2>/dev/null || true
-  SLUICE_PID=""
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_sluice
-  ip netns del "$NS_C" 2>/dev/null || true
-  ip netns del "$NS_S" 2>/dev/null || true
-  rm -rf "/var/run/dpdk/$EAL_PREFIX" "$WORK"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-in_s() { ip netns exec "$NS_S" "$@"; }
-in_c() { ip netns exec "$NS_C" "$@"; }
-load() { in_c taskset -c "$LOAD_CORE" "$@"; }
+CLEANUP_PATHS="/var/run/dpdk/$EAL_PREFIX"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 echo "== bench/paths.sh $(date -u +%FT%TZ)  $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernel $(uname -r)"
@@ -188,21 +166,8 @@ for p in $PATHS; do
   echo "   $p: https://${IP[$p]}/ -> $(in_c openssl s_client -connect "${IP[$p]}:443" -brief </dev/null 2>&1 | grep -E 'Protocol|Ciphersuite|Peer sig' | awk -F': ' '{ printf "%s ", $2 }')"
 done
 
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SLUICE_PID/stat"; }
-TICK=$(getconf CLK_TCK)
-
 # wrk output -> "requests reqs_per_s p99_ms MBps errflag"
-parse_wrk() {
-  awk '
-    / requests in / { n = $1 }
-    /Requests\/sec/ { rps = $2 }
-    /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); p = v / 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v); p = v } else if (v ~ /s$/) { sub(/s/, "", v); p = v * 1000 } }
-    /Transfer\/sec/ { v = $2; if (v ~ /GB/) { sub(/GB/, "", v); mb = v * 1024 } else if (v ~ /MB/) { sub(/MB/, "", v); mb = v } else if (v ~ /KB/) { sub(/KB/, "", v); mb = v / 1024 } else { mb = v / 1048576 } }
-    /Socket errors/ { err = 1 }
-    /Non-2xx/ { err = 1 }
-    END { printf "%d %s %s %s %s\n", n, rps + 0, (p == "" ? 0 : p), mb + 0, (err || n == 0 ? "ERR" : "-") }'
-}
+parse_wrk() { wrk_fields; }
 # hsload output -> the same fields (MB/s 0); errors or any resumed session flag the run
 parse_hs() {
   sed -n 's/.*completed=\([0-9]*\) seconds=\([0-9.]*\) rate=\([0-9.]*\) p50_ms=[0-9.]* p99_ms=\([0-9.]*\) errors=\([0-9]*\) resumed=\([0-9]*\).*/\1 \3 \4 0 \5 \6/p' |

@@ -21,6 +21,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/proxy-config.sh
+. "$ROOT/bench/proxy-config.sh"
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
@@ -121,36 +123,7 @@ PIDS+=($!)
 SLUICE_PID=(); SLUICE_PORT=()
 for i in "${!DIRS[@]}"; do
   port=${PORTS[$((1 + 2 * i))]}; admin=${PORTS[$((2 + 2 * i))]}
-  cat >"$WORK/sluice-$i.yaml" <<EOF
-listeners:
-  - name: bench
-    address: 127.0.0.1
-    port: $port
-    transport: kernel
-    tls:
-      certificates:
-        - cert: $WORK/cert.pem
-          key: $WORK/key.pem
-      alpn: [http/1.1]
-      min_version: TLSv1.3
-routes:
-  - name: all
-    match:
-      path:
-        prefix: /
-    proxy:
-      cluster: upstream
-clusters:
-  - name: upstream
-    endpoints: ["127.0.0.1:$UP_PORT"]
-    max_connections: 64
-admin:
-  address: 127.0.0.1
-  port: $admin
-logging:
-  level: warn
-  access_log: false
-EOF
+  sluice_proxy_config "$port" "$admin" "$UP_PORT" "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/sluice-$i.yaml"
   IFS=, read -r -a nflags <<<"${FLAGS[$i]}"
   taskset -c "$PROXY_CORE" node "${nflags[@]}" "${DIRS[$i]}/bin/sluice.js" serve --config "$WORK/sluice-$i.yaml" >"$WORK/sluice-$i.log" 2>&1 &
   PIDS+=($!); SLUICE_PID+=($!); SLUICE_PORT+=("$port")

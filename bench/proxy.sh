@@ -22,6 +22,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/proxy-config.sh
+. "$ROOT/bench/proxy-config.sh"
 TARGETS=${TARGETS:-sluice,nginx,haproxy,fastify}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
@@ -207,36 +209,7 @@ SUITES=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA25
 GROUPS_OPENSSL=X25519:prime256v1:secp384r1
 GROUPS_NODE=X25519:P-256:P-384
 start_sluice() {
-  cat >"$WORK/sluice.yaml" <<EOF
-listeners:
-  - name: bench
-    address: 127.0.0.1
-    port: $SLUICE_PORT
-    transport: kernel
-    tls:
-      certificates:
-        - cert: $WORK/cert.pem
-          key: $WORK/key.pem
-      alpn: [http/1.1]
-      min_version: TLSv1.3
-routes:
-  - name: all
-    match:
-      path:
-        prefix: /
-    proxy:
-      cluster: upstream
-clusters:
-  - name: upstream
-    endpoints: ["127.0.0.1:$UP_PORT"]
-    max_connections: 64
-admin:
-  address: 127.0.0.1
-  port: $SLUICE_ADMIN_PORT
-logging:
-  level: warn
-  access_log: false
-EOF
+  sluice_proxy_config "$SLUICE_PORT" "$SLUICE_ADMIN_PORT" "$UP_PORT" "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/sluice.yaml"
   if [ ! -f "$ROOT/dist/src/cli/main.js" ]; then
     echo "proxy.sh: Sluice is not built (no dist/src/cli/main.js): run 'npm run build' first" >&2
     return 1
