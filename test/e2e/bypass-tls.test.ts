@@ -4,36 +4,12 @@
 // Client, upstream and TAP all live in a namespace the test creates; sluice runs inside it.
 
 import t from 'tap';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  checkTlsVersions,
+  checkTlsVersions, fileSha256, randomFile,
   bypassSkip, namespaceWithTap, startNsSluice, startNsUpstream, nsRun, scratch, makeCert, netstatJson,
   STACK_IP, TAP_DEV, UPSTREAM,
 } from './netns.js';
-
-async function fileSha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-/** A file of `size` random bytes, written in 1 MiB pieces. */
-async function randomFile(path: string, size: number): Promise<void> {
-  const { randomFillSync } = await import('node:crypto');
-  const fh = await open(path, 'w');
-  const buf = Buffer.alloc(1 << 20);
-  try {
-    for (let left = size; left > 0; left -= buf.length) {
-      randomFillSync(buf);
-      await fh.write(buf, 0, Math.min(buf.length, left));
-    }
-  } finally {
-    await fh.close();
-  }
-}
 
 t.test('TLS gateway over the bypass stack', { skip: bypassSkip }, async (t) => {
   const dir = await scratch(t);

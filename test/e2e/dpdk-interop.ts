@@ -16,14 +16,13 @@
 //   port; the test then gives its kernel side 198.18.0.1/24 and a MAC of its own (the PMD gives the
 //   interface the port's MAC, see docs/dpdk.md).
 
-import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { open, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Test } from 'tap';
 import { ROOT } from './harness.js';
-import { makeCert, nsRun, scratch, startNsSluice, startNsUpstream, busyConnections, drained, CHURN_JS, checkTlsVersions, type NsSluice, KERNEL_IP, STACK_IP, UPSTREAM } from './netns.js';
+import { makeCert, nsRun, scratch, startNsSluice, startNsUpstream, busyConnections, drained, CHURN_JS, checkTlsVersions, fileSha256, randomFile, type NsSluice, KERNEL_IP, STACK_IP, UPSTREAM } from './netns.js';
 import { dpdkSkip, ealArgs } from '../io/veth.js';
 
 export type InteropPmd = 'net_af_packet' | 'net_af_xdp' | 'net_tap';
@@ -77,24 +76,6 @@ function configureTap(ns: string): void {
   sh('ip', ['-n', ns, 'link', 'set', TAP_IF, 'up']);
 }
 
-async function fileSha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-async function randomFile(path: string, size: number): Promise<void> {
-  const fh = await open(path, 'w');
-  const buf = Buffer.alloc(1 << 20);
-  try {
-    for (let left = size; left > 0; left -= buf.length) {
-      randomFillSync(buf);
-      await fh.write(buf, 0, Math.min(buf.length, left));
-    }
-  } finally {
-    await fh.close();
-  }
-}
 
 
 export interface InteropOptions {

@@ -6,8 +6,9 @@
 // and attached by name, because here the sluice process (not the test) owns it.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { writeFile, rm } from 'node:fs/promises';
+import { createHash, randomFillSync } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { open, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BIN, ROOT, tempDir, type LogLine, type CmdResult } from './harness.js';
@@ -351,4 +352,25 @@ export async function checkTlsVersions(t: Test, ns: string, nameA: string, nameB
   const old = await nsRun(ns, 'openssl', ['s_client', '-connect', `${STACK_IP}:443`, '-tls1_1', '-brief'], { timeoutMs: 10_000 });
   t.not(old.code, 0, 'TLS 1.1 refused');
   return old.stderr + old.stdout;
+}
+
+/** SHA-256 of a file, streamed (bodies up to 100 MiB are checked this way). */
+export async function fileSha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** A file of `size` random bytes, written in 1 MiB pieces. */
+export async function randomFile(path: string, size: number): Promise<void> {
+  const fh = await open(path, 'w');
+  const buf = Buffer.alloc(1 << 20);
+  try {
+    for (let left = size; left > 0; left -= buf.length) {
+      randomFillSync(buf);
+      await fh.write(buf, 0, Math.min(buf.length, left));
+    }
+  } finally {
+    await fh.close();
+  }
 }
