@@ -25,6 +25,8 @@
 #   and requests per Sluice CPU-second: the kernel path's figure flatters it by the TCP work done
 #   outside the process.
 #
+# First, the stack alone on Sluice's core, no device and no kernel: bench/tcp-memory.ts (TCP
+# alone) and bench/stack-offload.ts (Ethernet + IPv4 + TCP over the memory wire), medians.
 # Measures, each path, ROUNDS rounds interleaved (kernel, tap, kernel, tap, ...), medians reported:
 #   keep-alive: wrk -t1 -c50 -d$DURATION --latency https://IP/        (req/s, p99)
 #   new conns:  wrk -t1 -c50 -d$SHORT -H 'Connection: close' https://IP/  (connections/s; wrk
@@ -48,6 +50,7 @@
 # Usage:  bash bench/bypass.sh [--profile]
 #         ONLY=idle bash bench/bypass.sh      # the idle-memory part alone (about 2 min at 10,000)
 #         ONLY=load bash bench/bypass.sh      # keep-alive, close and bulk alone
+#         ONLY=stack bash bench/bypass.sh     # the stack alone on the memory wire (about 30 s)
 # Tunables (environment): ROUNDS=3 DURATION=8s SHORT=5s IDLE_CONNS=10000 IDLE_PAR=100 OPEN_SECS=180
 #                         HEAPSNAP=0 SLUICE_CORE=0 LOAD_CORE=1 PROFILE_BELOW=0.5 PROFILE_DURATION=10s
 set -euo pipefail
@@ -67,9 +70,10 @@ PROFILE_DURATION=${PROFILE_DURATION:-10s}
 WANT_PROFILE=0
 [ "${1:-}" = "--profile" ] && WANT_PROFILE=1
 case "$ONLY" in
-  ''|idle|load) ;;
-  *) echo "bypass.sh: ONLY must be idle or load (or unset for both), got '$ONLY'" >&2; exit 1 ;;
+  ''|stack|idle|load) ;;
+  *) echo "bypass.sh: ONLY must be stack, idle or load (or unset for all three), got '$ONLY'" >&2; exit 1 ;;
 esac
+run_stack() { [ -z "$ONLY" ] || [ "$ONLY" = stack ]; }
 run_idle() { [ -z "$ONLY" ] || [ "$ONLY" = idle ]; }
 run_load() { [ -z "$ONLY" ] || [ "$ONLY" = load ]; }
 
@@ -97,6 +101,17 @@ TAP_URL=https://198.18.0.2
 echo "== bench/bypass.sh $(date -u +%FT%TZ)  $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   node $(node -v), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }')"
 echo "   sluice on core $SLUICE_CORE, wrk and clients on core $LOAD_CORE; rounds $ROUNDS; keep-alive $DURATION, others $SHORT; idle conns $IDLE_CONNS (fd limit $(ulimit -Sn))${ONLY:+; only $ONLY}"
+
+# --- the stack alone, on the memory wire (no device, no kernel), on Sluice's core --------------------
+if run_stack; then
+  echo
+  echo "== the stack alone on Sluice's core (target: 1 M packets/s per core)"
+  echo "   TCP alone, two TcpLayers joined segment to segment:"
+  taskset -c "$SLUICE_CORE" node --import tsx "$ROOT/bench/tcp-memory.ts" --mb 200 --secs 2 --runs 3 | sed 's/^/     /'
+  echo "   the whole stack (Ethernet, IPv4, TCP, PortPump) over the memory wire:"
+  taskset -c "$SLUICE_CORE" node --import tsx "$ROOT/bench/stack-offload.ts" --mb 256 --runs 5 | sed 's/^/     /'
+  [ "$ONLY" = stack ] && exit 0
+fi
 
 # --- namespaces, veth, TAP ---------------------------------------------------------------------
 ip netns add "$NS_S"
