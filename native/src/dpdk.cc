@@ -1,13 +1,10 @@
-// DPDK backend: EAL, one port per device (1 rx + 1 tx queue), and burst I/O that copies frames
-// between mbufs and the caller's preallocated batch (frame i at data[i * slotSize, ...)). One JS
-// call moves a whole burst; nothing calls back into JavaScript. Compiled only when libdpdk's
-// pkg-config file was found at build time (binding.gyp defines SLUICE_HAVE_DPDK).
-//
-// Copy rather than exposing mbuf data: the stack parses frames in place in its own rx slots and
-// builds replies in its own tx slots, so a zero-copy rx would still need a view per mbuf (an
-// external ArrayBuffer per burst or per mbuf, which is a JS object per packet) and mbufs held by
-// JavaScript until the next burst. A 1.5 KB memcpy is ~50 ns, well below the rest of a frame's
-// path through the TypeScript stack.
+// DPDK backend: EAL, one port per device (1 rx + 1 tx queue), and burst I/O. tx copies the
+// caller's preallocated batch (frame i at data[i * slotSize, ...)) into mbufs. rx either copies
+// mbufs into such a batch (dpdkRxBurst) or, by default (src/io/dpdk.ts rxMode 'inplace'), reports
+// each frame's offset in one view over the whole mbuf pool (dpdkRxBurstInPlace): no copy, no JS
+// object per frame, the burst's mbufs held until the next burst. One JS call moves a whole burst;
+// nothing calls back into JavaScript. Compiled only when libdpdk's pkg-config file was found at
+// build time (binding.gyp defines SLUICE_HAVE_DPDK).
 
 #include "sluice.h"
 
@@ -491,17 +488,39 @@ Napi::Value DpdkRxBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-// The zero-copy alternative to dpdkRxBurst, kept for bench/port-dpdk.ts to measure against
-// (docs/dpdk.md): dpdkPoolView(portId) returns one external ArrayBuffer over the port's mbuf
-// pool (one memory chunk), and dpdkRxBurstInPlace(portId, offsets, lengths, capacity) -> count
-// reports where each received frame already lies in that buffer instead of copying it. The
-// mbufs stay held (the PMD cannot reuse them) until the next call or the port's close.
+// The zero-copy rx (DpdkPort's default, rxMode 'inplace'; docs/dpdk.md): dpdkPoolView(portId)
+// returns one external ArrayBuffer over the port's mbuf pool (one memory chunk), and
+// dpdkRxBurstInPlace(portId, offsets, lengths, capacity, stats?, flags?) -> count reports where
+// each received frame already lies in that buffer instead of copying it, with the same stats and
+// checksum verdicts as dpdkRxBurst. The mbufs stay held (the PMD cannot reuse them) until the
+// next call or the port's close. A chained (multi-segment) frame is not contiguous: dropped and
+// counted (rxTooBig, stats[0]). Closing the port detaches the view, so a view JavaScript still
+// holds reads as empty instead of freed memory.
 void NoFinalize(Napi::Env, void*) {}
+
+// One weak reference per port to the view dpdkPoolView handed out (plain napi_ref: no C++
+// destructor runs at process exit after the environment is gone).
+napi_ref g_views[RTE_MAX_ETHPORTS];
+
+void DetachView(napi_env env, uint16_t port) {
+  napi_ref ref = g_views[port];
+  if (ref == nullptr) return;
+  g_views[port] = nullptr;
+  napi_value v = nullptr;
+  if (napi_get_reference_value(env, ref, &v) == napi_ok && v != nullptr) napi_detach_arraybuffer(env, v);
+  napi_delete_reference(env, ref);
+}
 
 Napi::Value DpdkPoolView(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint16_t port;
   if (!ArgPort(info, 0, &port)) return env.Undefined();
+  if (g_views[port] != nullptr) {
+    napi_value v = nullptr;
+    if (napi_get_reference_value(env, g_views[port], &v) == napi_ok && v != nullptr) return Napi::Value(env, v);
+    napi_delete_reference(env, g_views[port]);
+    g_views[port] = nullptr;
+  }
   rte_mempool* mp = g_ports[port].pool;
   if (mp->nb_mem_chunks != 1) {
     ThrowCode(env, kErrMempool, "dpdkPoolView: the pool has " + std::to_string(mp->nb_mem_chunks) +
@@ -509,43 +528,66 @@ Napi::Value DpdkPoolView(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   rte_mempool_memhdr* h = STAILQ_FIRST(&mp->mem_list);
-  // The pool outlives every view only while the port is open; callers drop the view at close.
-  return Napi::ArrayBuffer::New(env, h->addr, h->len, NoFinalize);
+  if (h->len > UINT32_MAX) {
+    ThrowCode(env, kErrMempool, "dpdkPoolView: the pool's memory (" + std::to_string(h->len) +
+                                    " bytes) is beyond 32-bit frame offsets");
+    return env.Undefined();
+  }
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, h->addr, h->len, NoFinalize);
+  if (napi_create_reference(env, ab, 0, &g_views[port]) != napi_ok) g_views[port] = nullptr;
+  return ab;
 }
 
 Napi::Value DpdkRxBurstInPlace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint16_t port;
-  uint32_t *offsets, *lengths;
-  size_t no, nl;
+  uint32_t *offsets, *lengths, *stats;
+  uint8_t* flags = nullptr;
+  size_t no, nl, nf = 0;
   int64_t capacity;
   if (!ArgPort(info, 0, &port) || !ArgU32(info, 1, "offsets", &offsets, &no) ||
-      !ArgU32(info, 2, "lengths", &lengths, &nl) || !ArgInt(info, 3, "capacity", 0, kMaxCapacity, &capacity)) {
+      !ArgU32(info, 2, "lengths", &lengths, &nl) || !ArgInt(info, 3, "capacity", 0, kMaxCapacity, &capacity) ||
+      !ArgBurstStats(info, 4, &stats)) {
     return env.Undefined();
   }
-  if (static_cast<size_t>(capacity) > no || static_cast<size_t>(capacity) > nl) {
-    ThrowArg(env, "offsets and lengths must hold capacity entries");
+  if (info.Length() > 5 && !info[5].IsUndefined() && !ArgBytes(info, 5, "flags", &flags, &nf)) return env.Undefined();
+  size_t cap = static_cast<size_t>(capacity);
+  if (cap > no || cap > nl || (flags != nullptr && cap > nf)) {
+    ThrowArg(env, std::string("offsets, lengths") + (flags ? " and flags" : "") + " must hold capacity (" +
+                      std::to_string(capacity) + ") entries");
     return env.Undefined();
   }
   PortState& st = g_ports[port];
   FreeHeld(st);
-  const uint8_t* base = static_cast<const uint8_t*>(STAILQ_FIRST(&st.pool->mem_list)->addr);
+  uint8_t* base = static_cast<uint8_t*>(STAILQ_FIRST(&st.pool->mem_list)->addr);
   rte_mbuf* pkts[kChunk];
   uint32_t n = 0;
-  while (n < capacity) {
-    uint16_t want = static_cast<uint16_t>(std::min<int64_t>(kChunk, capacity - n));
+  uint32_t dropped = 0;
+  uint32_t bytes = 0;
+  while (n < cap) {
+    uint16_t want = static_cast<uint16_t>(std::min<size_t>(kChunk, cap - n));
     uint16_t got = rte_eth_rx_burst(port, 0, pkts, want);
     for (uint16_t k = 0; k < got; k++) {
       rte_mbuf* m = pkts[k];
       st.held.push_back(m);
-      if (m->nb_segs != 1) {  // a chained frame is not contiguous: dropped, counted
+      if (m->nb_segs != 1) {
+        dropped++;
         st.rxTooBig++;
         continue;
       }
-      offsets[n] = static_cast<uint32_t>(rte_pktmbuf_mtod(m, const uint8_t*) - base);
-      lengths[n++] = m->data_len;
+      uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+      uint32_t len = m->data_len;
+      offsets[n] = static_cast<uint32_t>(frame - base);
+      lengths[n] = len;
+      if (flags != nullptr) flags[n] = RxChecksumFlags(frame, len);
+      n++;
+      bytes += len;
     }
     if (got < want) break;
+  }
+  if (stats != nullptr) {
+    stats[0] = dropped;
+    stats[1] = bytes;
   }
   return Napi::Number::New(env, n);
 }
@@ -674,6 +716,7 @@ Napi::Value DpdkPortClose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint16_t port;
   if (!ArgPort(info, 0, &port)) return env.Undefined();
+  DetachView(env, port);
   FreeHeld(g_ports[port]);
   FlowRelease(port);
   PortState st = g_ports[port];
@@ -693,6 +736,7 @@ Napi::Value DpdkCleanup(const Napi::CallbackInfo& info) {
   }
   for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
     if (!g_ports[p].open) continue;
+    DetachView(env, p);
     FreeHeld(g_ports[p]);
     FlowRelease(p);
     PortState st = g_ports[p];

@@ -139,6 +139,16 @@ export interface DpdkAddon {
   dpdkPortOpen(options: DpdkPortOpenOptions): DpdkPortInfo;
   dpdkRxBurst(portId: number, data: Uint8Array, lengths: Uint32Array, slotSize: number, capacity: number, stats?: Uint32Array, flags?: Uint8Array): number;
   dpdkTxBurst(portId: number, data: Uint8Array, lengths: Uint32Array, count: number, slotSize: number, stats?: Uint32Array, flags?: Uint8Array): number;
+  /**
+   * One external ArrayBuffer over the port's mbuf pool (its single memory chunk; SLUICE_DPDK_MEMPOOL
+   * otherwise), the same one while it lives; detached when the port closes.
+   */
+  dpdkPoolView(portId: number): ArrayBuffer;
+  /**
+   * rx without a copy: frame i at offsets[i] in the dpdkPoolView buffer, lengths[i] bytes; stats
+   * and flags as dpdkRxBurst's. The frames' mbufs are held until the next call or close.
+   */
+  dpdkRxBurstInPlace(portId: number, offsets: Uint32Array, lengths: Uint32Array, capacity: number, stats?: Uint32Array, flags?: Uint8Array): number;
   dpdkPortStats(portId: number): DpdkPortStats;
   dpdkPortClose(portId: number): void;
   dpdkCleanup(): void;
