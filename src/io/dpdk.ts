@@ -6,7 +6,7 @@
 
 import { SluiceError } from '../errors.js';
 import { dpdkAddon, loadNative, toSluiceError, BUILD_COMMAND, type DpdkAddon, type DpdkEalInfo, type DpdkPortInfo, type DpdkPortStats } from './native.js';
-import { CHECKSUM_OFFLOADS, NO_OFFLOADS, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
+import { CHECKSUM_OFFLOADS, NO_OFFLOADS, createFrameBatch, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
 import { ETH_OVERHEAD, formatMac } from './tap.js';
 
 export interface DpdkPortOptions {
@@ -30,6 +30,21 @@ export interface DpdkPortOptions {
   promiscuous?: boolean;
   /** Verify and fill IPv4/TCP checksums in the native bursts (PortOffloads). Default true. */
   checksumOffload?: boolean;
+  /**
+   * How the poll loop's rx batch (createRxBatch) gets frames: 'inplace' hands the stack each
+   * frame where the PMD put it, in one view over the mbuf pool (no copy; the burst's mbufs are
+   * held until the next burst); 'copy' copies each frame into a slot of a preallocated batch.
+   * Default: the SLUICE_DPDK_RX_MODE environment variable when set, else 'inplace' (which falls
+   * back to 'copy', see rxMode, when the pool is not one memory chunk).
+   */
+  rxMode?: DpdkRxMode;
+}
+
+export type DpdkRxMode = 'inplace' | 'copy';
+
+function rxModeOption(v: unknown, from: string): DpdkRxMode {
+  if (v === 'inplace' || v === 'copy') return v;
+  throw new SluiceError('SLUICE_PORT_CONFIG', `dpdk: ${from} must be 'inplace' or 'copy', got ${JSON.stringify(v)}`, { field: 'rxMode' });
 }
 
 const DPDK_FIX = `install libdpdk-dev and pkg-config (apt-get install libdpdk-dev pkg-config), then rebuild the addon with '${BUILD_COMMAND}'`;
@@ -103,6 +118,10 @@ export class DpdkPort implements PacketPort {
 
   private readonly d: DpdkAddon;
   private isOpen = true;
+  /** rxMode 'inplace': the mbuf pool's view, null in copy mode and once closed. */
+  private pool: Uint8Array | null = null;
+  /** Why the default 'inplace' fell back to 'copy' (the pool view was refused), if it did. */
+  rxModeFallback: string | undefined;
   // [dropped, bytes] out-parameter of each native burst; allocated once.
   private readonly stats = new Uint32Array(2);
   private readonly c: PortCounters = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
@@ -135,6 +154,28 @@ export class DpdkPort implements PacketPort {
     const offload = options.checksumOffload !== false && loadNative().features.checksumOffload === true;
     const port = new DpdkPort(d, info, offload ? CHECKSUM_OFFLOADS : NO_OFFLOADS);
     openPorts.add(port);
+    const env = process.env['SLUICE_DPDK_RX_MODE'];
+    const explicit = options.rxMode !== undefined;
+    let mode: DpdkRxMode;
+    try {
+      mode = explicit ? rxModeOption(options.rxMode, "option 'rxMode'") : env !== undefined && env !== '' ? rxModeOption(env, 'SLUICE_DPDK_RX_MODE') : 'inplace';
+    } catch (e) {
+      port.close();
+      throw e;
+    }
+    if (mode === 'inplace') {
+      try {
+        port.pool = new Uint8Array(d.dpdkPoolView(port.portId));
+      } catch (e) {
+        const err = toSluiceError(e, 'SLUICE_DPDK_MEMPOOL', `dpdk ${port.name} pool view`);
+        // Asked for by name: say so. By default: copy instead, and say why in rxModeFallback.
+        if (explicit) {
+          port.close();
+          throw err;
+        }
+        port.rxModeFallback = err.message;
+      }
+    }
     return port;
   }
 
@@ -146,6 +187,22 @@ export class DpdkPort implements PacketPort {
     this.name = info.name;
     this.mac = new Uint8Array(info.mac);
     this.mtu = info.mtu;
+  }
+
+  /** How createRxBatch's batches get frames ('inplace' only while the pool view exists). */
+  get rxMode(): DpdkRxMode {
+    return this.pool !== null ? 'inplace' : 'copy';
+  }
+
+  /**
+   * The rx batch for the poll loop: in place, `data` is the pool view and rxBurst writes each
+   * frame's offset into `offsets` (slotSize is kept for callers that size things by it, not used
+   * by the burst); in copy mode a plain batch of capacity slots of slotSize bytes.
+   */
+  createRxBatch(capacity: number, slotSize: number): FrameBatch {
+    this.check('createRxBatch');
+    if (this.pool === null) return createFrameBatch(capacity, slotSize);
+    return { data: this.pool, offsets: new Uint32Array(capacity), lengths: new Uint32Array(capacity), flags: new Uint8Array(capacity), slotSize, capacity };
   }
 
   /** Largest frame this port carries; rx slots smaller than this drop longer frames. */
@@ -161,7 +218,12 @@ export class DpdkPort implements PacketPort {
     this.check('rxBurst');
     let n: number;
     try {
-      n = this.d.dpdkRxBurst(this.portId, batch.data, batch.lengths, batch.slotSize, batch.capacity, this.stats, this.offloads.rxChecksum ? batch.flags : undefined);
+      if (batch.offsets !== undefined) {
+        if (batch.data !== this.pool) {
+          throw new SluiceError('SLUICE_PORT_CONFIG', `dpdk ${this.name}: an rx batch with offsets must come from this port's createRxBatch`, { field: 'batch' });
+        }
+        n = this.d.dpdkRxBurstInPlace(this.portId, batch.offsets, batch.lengths, batch.capacity, this.stats, this.offloads.rxChecksum ? batch.flags : undefined);
+      } else n = this.d.dpdkRxBurst(this.portId, batch.data, batch.lengths, batch.slotSize, batch.capacity, this.stats, this.offloads.rxChecksum ? batch.flags : undefined);
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} rx`);
     }
@@ -209,6 +271,8 @@ export class DpdkPort implements PacketPort {
   close(): void {
     if (!this.isOpen) return;
     this.isOpen = false;
+    // The native close detaches the view; batches still holding it read as empty.
+    this.pool = null;
     openPorts.delete(this);
     try {
       this.d.dpdkPortClose(this.portId);

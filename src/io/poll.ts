@@ -138,7 +138,7 @@ export class PortPump {
     if (!(timeBudgetMs > 0)) {
       throw new SluiceError('SLUICE_PORT_CONFIG', `poll: option 'timeBudgetMs' must be > 0, got ${timeBudgetMs}`, { field: 'timeBudgetMs' });
     }
-    this.rx = createFrameBatch(burst, slotSize);
+    this.rx = port.createRxBatch?.(burst, slotSize) ?? createFrameBatch(burst, slotSize);
     this.tx = createFrameBatch(burst, slotSize);
     this.budget = budget;
     this.timeBudgetMs = timeBudgetMs;
@@ -162,10 +162,12 @@ export class PortPump {
       s.rxBursts++;
       const slot = rx.slotSize;
       const flags = this.rxVerdicts ? rx.flags : null;
+      // A port's own memory (DPDK in place): frame i where the port says; else slot i.
+      const offsets = rx.offsets;
       for (let i = 0; i < n; i++) {
         const len = rx.lengths[i]!;
         s.rxBytes += len;
-        processor.input(rx.data, i * slot, len, now, flags === null ? 0 : flags[i]!);
+        processor.input(rx.data, offsets === undefined ? i * slot : offsets[i]!, len, now, flags === null ? 0 : flags[i]!);
       }
       s.rxFrames += n;
       if (n < rx.capacity) break;

@@ -1,10 +1,20 @@
 // Packet ports move bursts of Ethernet frames between a device (TAP, DPDK, the in-process memory
 // wire) and preallocated buffers. One call moves a whole burst; no JS object is made per frame:
-// frame i of a batch lives at data[i * slotSize, i * slotSize + lengths[i]).
+// frame i of a batch lives at data[i * slotSize, i * slotSize + lengths[i]), or, in an rx batch
+// with offsets (a port's own memory, PacketPort.createRxBatch), at
+// data[offsets[i], offsets[i] + lengths[i]).
 
 export interface FrameBatch {
-  /** capacity * slotSize bytes, allocated once. */
+  /**
+   * capacity * slotSize bytes, allocated once; or, with `offsets`, a view the port owns (DPDK
+   * in place: its whole mbuf pool), valid while the port is open.
+   */
   readonly data: Uint8Array;
+  /**
+   * rx only, set by the port that made the batch (createRxBatch): where frame i starts in
+   * `data`, written by each rxBurst. The frame bytes are the port's until its next rxBurst.
+   */
+  readonly offsets?: Uint32Array;
   /** Length of each frame in the batch; only the first `count` entries are meaningful. */
   readonly lengths: Uint32Array;
   /**
@@ -77,6 +87,11 @@ export interface PacketPort {
   readonly offloads: PortOffloads;
   /** Fill `batch` with up to batch.capacity received frames; returns how many. Never blocks. */
   rxBurst(batch: FrameBatch): number;
+  /**
+   * The rx batch this port fills best (PortPump asks for it): a port that can expose received
+   * frames where they already lie returns one with `offsets`. Without it: createFrameBatch.
+   */
+  createRxBatch?(capacity: number, slotSize: number): FrameBatch;
   /** Send frames 0..count-1 of `batch`; returns how many the device took (the rest are the caller's to retry or drop). */
   txBurst(batch: FrameBatch, count: number): number;
   /**
