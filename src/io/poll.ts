@@ -147,14 +147,17 @@ export class PortPump {
     processor.useOffloads?.(port.offloads);
   }
 
-  /** One iteration at time `now`; returns frames moved (received + sent). */
-  step(now: number): number {
+  /**
+   * One iteration at time `now`; returns frames moved (received + sent). The time budget runs
+   * from `startedAt` (the clock's reading; default `now`).
+   */
+  step(now: number, startedAt = now): number {
     const s = this.last;
     const { port, processor, rx, tx, budget, clock } = this;
     s.rxFrames = s.rxBytes = s.rxBursts = s.txFrames = s.txBytes = s.txBursts = 0;
     s.limited = false;
     const timeLimited = clock !== undefined && this.timeBudgetMs !== Infinity;
-    const until = now + this.timeBudgetMs;
+    const until = startedAt + this.timeBudgetMs;
 
     for (;;) {
       const n = port.rxBurst(rx);
@@ -430,7 +433,12 @@ export class PollLoop {
     const t0 = this.clock();
     let moved: number;
     try {
-      moved = this.pump.step(t0);
+      // The stack's time is whole milliseconds: a fractional number handed to a function V8 did
+      // not inline is boxed (a heap object per call), and `now` goes with every frame. Integral
+      // values stay unboxed for 2^31 ms (24.8 days) of the clock; RTT and timers keep 1 ms
+      // granularity, as with Linux's TCP timestamps (RFC 6298 allows for a clock granularity).
+      // Rounded up, so a deadline the loop woke for (deadline <= t0) is due at the time it gets.
+      moved = this.pump.step(Math.ceil(t0), t0);
     } catch (e) {
       this.stop();
       this.onError(e);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { DEFAULT_POLICY, nextPollDelay, PollLoop, PortPump, type PollPolicy, type PollReport } from '../../src/io/poll.js';
 import { createMemoryWire } from '../../src/io/memory.js';
-import type { FrameBatch, PacketProcessor } from '../../src/io/port.js';
+import { createFrameBatch, type FrameBatch, type PacketProcessor } from '../../src/io/port.js';
 import { EchoProcessor, SourceProcessor, ThrottledPort } from './processors.js';
 
 /** The delay the policy picks after each iteration of a trace (burst sizes per iteration). */
@@ -232,6 +232,40 @@ t.test('PollLoop: wakes for the processor deadline even when the policy would sl
   loop.stop();
   t.ok(firedAt >= deadline && firedAt - deadline < 100, `deadline met ${(firedAt - deadline).toFixed(1)} ms late (the policy alone would sleep 5 s)`);
   t.ok(loop.metrics().iterations < 100, `${loop.metrics().iterations} iterations`);
+});
+
+t.test('PollLoop: the processor gets whole milliseconds, not before a deadline it woke for', async (t) => {
+  // A fractional clock: the loop must hand the stack integral times (a fractional `now` passed
+  // per frame to a function V8 does not inline is a heap number per call; test/net/alloc.test.ts).
+  const clock = (): number => performance.now() + 0.37;
+  const wire = createMemoryWire({ seed: 6, now: clock });
+  const seen: number[] = [];
+  let due = clock() + 30.5;
+  let fired = 0;
+  const processor: PacketProcessor = {
+    input: (_b, _o, _l, now) => { seen.push(now); },
+    output: (_b, now) => {
+      seen.push(now);
+      if (now >= due) {
+        fired++;
+        due = Infinity;
+      }
+      return 0;
+    },
+    nextDeadline: () => due,
+  };
+  const loop = new PollLoop(wire.a, processor, { clock, policy: { maxSleepMs: 5000 } });
+  t.teardown(() => loop.stop());
+  loop.start();
+  const frames = createFrameBatch(4, 64);
+  for (let i = 0; i < 4; i++) frames.lengths[i] = 60;
+  t.equal(wire.b.txBurst(frames, 4), 4, 'four frames toward the loop');
+  await new Promise((r) => setTimeout(r, 120));
+  loop.stop();
+  t.ok(seen.length > 4, `${seen.length} calls seen`);
+  t.same(seen.filter((n) => !Number.isInteger(n)), [], 'every now is a whole number of milliseconds');
+  t.equal(fired, 1, 'the deadline fired once');
+  t.ok(loop.metrics().iterations < 60, `few iterations (sleeping between events): ${loop.metrics().iterations}`);
 });
 
 t.test('PollLoop: wake() ends a sleep at once for new output', async (t) => {
