@@ -15,48 +15,15 @@ import { cpus, loadavg } from 'node:os';
 import { createMemoryWire, type MemoryPort } from '../src/io/memory.js';
 import { loadNative, type NativeAddon } from '../src/io/native.js';
 import { PortPump } from '../src/io/poll.js';
-import { CHECKSUM_OFFLOADS, type FrameBatch, type PacketPort, type PortCounters } from '../src/io/port.js';
+import type { PacketPort } from '../src/io/port.js';
 import { simulate } from '../src/io/simulate.js';
 import { NetStack } from '../src/net/stack.js';
 import { TcpLayer } from '../src/net/tcp/layer.js';
+import { OffloadPort } from '../test/io/processors.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : def;
-}
-
-/** A memory-wire port with the native ports' checksum offload around it. */
-class OffloadPort implements PacketPort {
-  readonly backend;
-  readonly name;
-  readonly mac;
-  readonly mtu;
-  readonly waitFd = -1;
-  readonly offloads = CHECKSUM_OFFLOADS;
-  constructor(
-    private readonly inner: MemoryPort,
-    private readonly addon: NativeAddon,
-  ) {
-    this.backend = inner.backend;
-    this.name = inner.name;
-    this.mac = inner.mac;
-    this.mtu = inner.mtu;
-  }
-  rxBurst(batch: FrameBatch): number {
-    const n = this.inner.rxBurst(batch);
-    if (n > 0) this.addon.csumVerifyBurst(batch.data, batch.lengths, batch.slotSize, n, undefined, batch.flags);
-    return n;
-  }
-  txBurst(batch: FrameBatch, count: number): number {
-    if (count > 0) this.addon.csumFillBurst(batch.data, batch.lengths, count, batch.slotSize, undefined, batch.flags);
-    return this.inner.txBurst(batch, count);
-  }
-  counters(): PortCounters {
-    return this.inner.counters();
-  }
-  close(): void {
-    this.inner.close();
-  }
 }
 
 interface Rate {

@@ -6,11 +6,10 @@
 // in slots of an odd size, so they start at every alignment.
 
 import t, { type Test } from 'tap';
-import { createMemoryWire, type MemoryPort } from '../../src/io/memory.js';
+import { createMemoryWire } from '../../src/io/memory.js';
 import { loadNative } from '../../src/io/native.js';
 import { PortPump } from '../../src/io/poll.js';
 import {
-  CHECKSUM_OFFLOADS,
   createFrameBatch,
   RX_CSUM_BAD,
   RX_CSUM_GOOD,
@@ -20,17 +19,15 @@ import {
   TX_TCP_CSUM,
   type FrameBatch,
   type PacketPort,
-  type PortCounters,
 } from '../../src/io/port.js';
 import { Rng } from '../../src/io/rng.js';
 import { simulate } from '../../src/io/simulate.js';
-import { NetStack } from '../../src/net/stack.js';
-import { TcpLayer } from '../../src/net/tcp/layer.js';
-import { ThrottledPort } from './processors.js';
+import { OffloadPort, ThrottledPort } from './processors.js';
 import { checksum } from '../../src/net/wire/checksum.js';
 import { fillIpv4Checksum, ipDst, ipHeaderLength, ipIsFragment, ipProtocol, ipSrc, ipTotalLength } from '../../src/net/wire/ipv4.js';
 import { fillChecksum, segmentChecksum } from '../../src/net/wire/tcp.js';
 import { fixture } from '../net/fixtures.js';
+import { patternSink, patternSource, tcpHost } from '../net/hosts.js';
 
 /** Loaded per use: a missing build fails each test with SLUICE_NATIVE_MISSING and the fix. */
 const addon = () => loadNative();
@@ -294,93 +291,34 @@ t.test('argument errors are typed and name the argument', async (t) => {
   t.equal(addon().csumFillBurst(b.data, b.lengths, 1, 64, undefined, b.flags), 0, 'a frame longer than its slot is not sendable, not read');
 });
 
-/**
- * A memory-wire port with the native ports' checksum offload: what tapRxBurst/dpdkRxBurst and
- * tapTxBurst/dpdkTxBurst do around the device, done by the addon around the wire. Corruption the
- * wire injects happens after the fill, as on a real link, and meets the native verdicts.
- */
-class OffloadingPort implements PacketPort {
-  readonly backend;
-  readonly name;
-  readonly mac;
-  readonly mtu;
-  readonly waitFd = -1;
-  readonly offloads = CHECKSUM_OFFLOADS;
+/** OffloadPort (the addon's fill and verdicts around the memory wire) counting the verdicts it gives. */
+class CountingOffloadPort extends OffloadPort {
   verdicts = new Map<number, number>();
 
-  constructor(private readonly inner: MemoryPort) {
-    this.backend = inner.backend;
-    this.name = `${inner.name}-offload`;
-    this.mac = inner.mac;
-    this.mtu = inner.mtu;
-  }
-
-  rxBurst(batch: FrameBatch): number {
-    const n = this.inner.rxBurst(batch);
-    if (n > 0) addon().csumVerifyBurst(batch.data, batch.lengths, batch.slotSize, n, undefined, batch.flags);
+  override rxBurst(batch: FrameBatch): number {
+    const n = super.rxBurst(batch);
     for (let i = 0; i < n; i++) this.verdicts.set(batch.flags[i]!, (this.verdicts.get(batch.flags[i]!) ?? 0) + 1);
     return n;
-  }
-
-  txBurst(batch: FrameBatch, count: number): number {
-    if (count > 0) addon().csumFillBurst(batch.data, batch.lengths, count, batch.slotSize, undefined, batch.flags);
-    return this.inner.txBurst(batch, count);
-  }
-
-  counters(): PortCounters {
-    return this.inner.counters();
-  }
-
-  close(): void {
-    this.inner.close();
   }
 }
 
 function transfer(t: Test, corrupt: number, throttle: number) {
   const wire = createMemoryWire({ seed: 77, corrupt, loss: corrupt > 0 ? 0.01 : 0, delayMs: 5, capacity: 4096 });
   const mk = (port: PacketPort, addr: string) => {
-    const stack = new NetStack({ mac: port.mac, ip: addr, prefixLength: 24, mtu: 1500 });
-    const tcp = new TcpLayer({ mtu: 1500 });
-    stack.attachTransport(tcp);
-    return { stack, tcp, pump: new PortPump(port, stack, { burst: 32 }) };
+    const h = tcpHost(addr, port.mac);
+    return { ...h, pump: new PortPump(port, h.net, { burst: 32 }) };
   };
-  const pa = new OffloadingPort(wire.a);
-  const pb = new OffloadingPort(wire.b);
+  const pa = new CountingOffloadPort(wire.a, addon());
+  const pb = new CountingOffloadPort(wire.b, addon());
   const a = mk(throttle > 0 ? new ThrottledPort(pa, throttle) : pa, '198.18.1.1');
   const b = mk(pb, '198.18.1.2');
   const N = 300 * 1024;
-  let received = 0;
-  let ok = true;
-  b.tcp.listen({
-    ip: 0,
-    port: 9000,
-    onConnection: (s) =>
-      s.setHandler({
-        onData: (c) => {
-          for (let i = 0; i < c.length; i++) if (c[i] !== (((received + i) * 11) & 0xff)) ok = false;
-          received += c.length;
-        },
-        onEnd: () => s.end(),
-        onDrain() {},
-        onClose() {},
-      }),
-  });
-  const payload = new Uint8Array(N).map((_, i) => (i * 11) & 0xff);
-  const client = a.tcp.connect({ localIp: 0xc6120101, remoteIp: 0xc6120102, remotePort: 9000, now: 0 });
-  let off = 0;
-  const write = (): void => {
-    while (off < N) {
-      const chunk = payload.subarray(off, Math.min(N, off + 16384));
-      off += chunk.length;
-      if (!client.write(chunk)) return;
-    }
-    client.end();
-  };
-  client.setHandler({ onConnect: write, onData() {}, onEnd() {}, onDrain: write, onClose() {} });
-  const r = simulate(wire, [a.pump, b.pump], { done: () => received === N, untilMs: 600_000 });
+  const sink = patternSink(b.tcp, 9000, 11);
+  patternSource(a.tcp, { localIp: 0xc6120101, remoteIp: 0xc6120102, remotePort: 9000, now: 0 }, N, 11);
+  const r = simulate(wire, [a.pump, b.pump], { done: () => sink.received === N, untilMs: 600_000 });
   t.equal(r.done, true, `stopped: ${r.stop} at ${r.now.toFixed(0)} simulated ms`);
-  t.equal(received, N);
-  t.ok(ok, 'bytes intact and in order');
+  t.equal(sink.received, N);
+  t.ok(sink.intact, 'bytes intact and in order');
   return { wire, a, b, pa, pb };
 }
 
@@ -388,14 +326,14 @@ t.test('a TCP transfer with native offload on both ends, through a wire that fli
   const { wire, b, pb } = transfer(t, 0.05, 0);
   const s = wire.stats();
   t.ok(s.aToB.corrupted > 3, `${s.aToB.corrupted} frames a->b had a flipped bit`);
-  const caught = b.tcp.counters.checksumErrors + b.stack.stats.rxDrop.bad_ip_checksum;
-  t.ok(caught > 0, `the native verdicts caught ${b.tcp.counters.checksumErrors} TCP and ${b.stack.stats.rxDrop.bad_ip_checksum} IPv4 checksum errors`);
+  const caught = b.tcp.counters.checksumErrors + b.net.stats.rxDrop.bad_ip_checksum;
+  t.ok(caught > 0, `the native verdicts caught ${b.tcp.counters.checksumErrors} TCP and ${b.net.stats.rxDrop.bad_ip_checksum} IPv4 checksum errors`);
   t.ok((pb.verdicts.get(RX_CSUM_GOOD | (RX_CSUM_GOOD << RX_L4_SHIFT)) ?? 0) > 200, 'most frames arrived with both verdicts good');
 });
 
 t.test('a device taking 5 frames per tx burst: the flags stay with their frames across retries', async (t) => {
   const { b, a } = transfer(t, 0, 5);
   t.equal(b.tcp.counters.checksumErrors, 0, 'no frame went out with a stale or missing fill');
-  t.equal(b.stack.stats.rxDrop.bad_ip_checksum, 0);
+  t.equal(b.net.stats.rxDrop.bad_ip_checksum, 0);
   t.equal(a.tcp.counters.retransmits, 0);
 });

@@ -1,7 +1,10 @@
 // Small real PacketProcessors for driving ports in tests and benches: an echo host and a source
 // that sends numbered frames and checks what comes back. Each keeps its own preallocated queue.
+// And port wrappers: a device with a short tx ring, the native checksum offload around a memory port.
 
-import type { FrameBatch, PacketPort, PacketProcessor, PortCounters } from '../../src/io/port.js';
+import type { MemoryPort } from '../../src/io/memory.js';
+import type { NativeAddon } from '../../src/io/native.js';
+import { CHECKSUM_OFFLOADS, type FrameBatch, type PacketPort, type PacketProcessor, type PortCounters } from '../../src/io/port.js';
 
 /** Reflects every frame back with source and destination MACs swapped. */
 export class EchoProcessor implements PacketProcessor {
@@ -133,6 +136,50 @@ export class ThrottledPort implements PacketPort {
 
   txBurst(batch: FrameBatch, count: number): number {
     return this.inner.txBurst(batch, Math.min(count, this.perCall));
+  }
+
+  counters(): PortCounters {
+    return this.inner.counters();
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+}
+
+/**
+ * A memory-wire port with the native ports' checksum offload: what tapRxBurst/dpdkRxBurst and
+ * tapTxBurst/dpdkTxBurst do around the device (csumVerifyBurst after rx, csumFillBurst before tx,
+ * the same per-frame C), done by the addon around the wire. Corruption the wire injects happens
+ * after the fill, as on a real link, and meets the native verdicts.
+ */
+export class OffloadPort implements PacketPort {
+  readonly backend;
+  readonly name;
+  readonly mac;
+  readonly mtu;
+  readonly waitFd = -1;
+  readonly offloads = CHECKSUM_OFFLOADS;
+
+  constructor(
+    private readonly inner: MemoryPort,
+    private readonly addon: NativeAddon,
+  ) {
+    this.backend = inner.backend;
+    this.name = `${inner.name}-offload`;
+    this.mac = inner.mac;
+    this.mtu = inner.mtu;
+  }
+
+  rxBurst(batch: FrameBatch): number {
+    const n = this.inner.rxBurst(batch);
+    if (n > 0) this.addon.csumVerifyBurst(batch.data, batch.lengths, batch.slotSize, n, undefined, batch.flags);
+    return n;
+  }
+
+  txBurst(batch: FrameBatch, count: number): number {
+    if (count > 0) this.addon.csumFillBurst(batch.data, batch.lengths, count, batch.slotSize, undefined, batch.flags);
+    return this.inner.txBurst(batch, count);
   }
 
   counters(): PortCounters {

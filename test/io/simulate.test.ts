@@ -3,8 +3,7 @@ import { createMemoryWire } from '../../src/io/memory.js';
 import { PortPump } from '../../src/io/poll.js';
 import type { FrameBatch, PacketProcessor } from '../../src/io/port.js';
 import { simulate } from '../../src/io/simulate.js';
-import { NetStack } from '../../src/net/stack.js';
-import { TcpLayer } from '../../src/net/tcp/layer.js';
+import { patternSink, patternSource, tcpHost } from '../net/hosts.js';
 
 // Stop-and-wait ARQ: the smallest protocol with a retransmission timer, to exercise simulated
 // time without depending on the netstack. Frame: 14-byte header, byte 14 = 1 data / 2 ack, 15-18 seq.
@@ -110,49 +109,17 @@ const ip = (a: number, b: number, c: number, d: number): number => ((a << 24) | 
 
 t.test('integration: the real TCP moves 256 KiB intact across a lossy, reordering, corrupting wire in simulated time', async (t) => {
   const wire = createMemoryWire({ seed: 2024, loss: 0.03, reorder: 0.02, duplicate: 0.01, corrupt: 0.01, delayMs: 10, jitterMs: 2, capacity: 4096 });
-  const mk = (mac: Uint8Array, addr: string): { stack: NetStack; tcp: TcpLayer } => {
-    const stack = new NetStack({ mac, ip: addr, prefixLength: 24, mtu: 1500 });
-    const tcp = new TcpLayer({ mtu: 1500 });
-    stack.attachTransport(tcp);
-    return { stack, tcp };
-  };
-  const a = mk(wire.a.mac, '198.18.1.1');
-  const b = mk(wire.b.mac, '198.18.1.2');
+  const a = tcpHost('198.18.1.1', wire.a.mac);
+  const b = tcpHost('198.18.1.2', wire.b.mac);
   const N = 256 * 1024;
-  let received = 0;
-  let ok = true;
-  b.tcp.listen({
-    ip: 0,
-    port: 9000,
-    onConnection: (s) =>
-      s.setHandler({
-        onData: (c) => {
-          for (let i = 0; i < c.length; i++) if (c[i] !== (((received + i) * 7) & 0xff)) ok = false;
-          received += c.length;
-        },
-        onEnd: () => s.end(),
-        onDrain() {},
-        onClose() {},
-      }),
-  });
-  const payload = new Uint8Array(N).map((_, i) => (i * 7) & 0xff);
-  const client = a.tcp.connect({ localIp: ip(198, 18, 1, 1), remoteIp: ip(198, 18, 1, 2), remotePort: 9000, now: 0 });
-  let off = 0;
-  const pump = (): void => {
-    while (off < N) {
-      const chunk = payload.subarray(off, Math.min(N, off + 16384));
-      off += chunk.length;
-      if (!client.write(chunk)) return;
-    }
-    client.end();
-  };
-  client.setHandler({ onConnect: pump, onData() {}, onEnd() {}, onDrain: pump, onClose() {} });
+  const sink = patternSink(b.tcp, 9000, 7);
+  patternSource(a.tcp, { localIp: ip(198, 18, 1, 1), remoteIp: ip(198, 18, 1, 2), remotePort: 9000, now: 0 }, N, 7);
   const started = performance.now();
-  const r = simulate(wire, [new PortPump(wire.a, a.stack), new PortPump(wire.b, b.stack)], { done: () => received === N, untilMs: 600_000 });
+  const r = simulate(wire, [new PortPump(wire.a, a.net), new PortPump(wire.b, b.net)], { done: () => sink.received === N, untilMs: 600_000 });
   const wall = performance.now() - started;
   t.equal(r.done, true, `stopped: ${r.stop} at ${r.now.toFixed(0)} simulated ms`);
-  t.equal(received, N);
-  t.ok(ok, 'bytes intact and in order');
+  t.equal(sink.received, N);
+  t.ok(sink.intact, 'bytes intact and in order');
   const s = wire.stats();
   t.ok(s.aToB.lost > 0, `the wire lost ${s.aToB.lost} segments a->b and reordered ${s.aToB.reordered}`);
   t.ok(a.tcp.counters.retransmits > 0, `TCP retransmitted ${a.tcp.counters.retransmits} segments`);

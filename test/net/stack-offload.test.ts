@@ -17,12 +17,12 @@ import {
   TX_TCP_CSUM,
   type FrameBatch,
 } from '../../src/io/port.js';
-import { NetStack } from '../../src/net/stack.js';
-import { TcpLayer } from '../../src/net/tcp/layer.js';
+import type { NetStack } from '../../src/net/stack.js';
 import { checksum } from '../../src/net/wire/checksum.js';
 import { ETHERTYPE_IPV4, writeEthernet } from '../../src/net/wire/ethernet.js';
 import { checkIpv4, fillIpv4Checksum, ipHeaderLength, IPV4_FLAG_DF, IPV4_FLAG_MF, parseIpv4, writeIpv4Header } from '../../src/net/wire/ipv4.js';
 import { emitHeader, fillChecksum, segmentChecksum, SYN } from '../../src/net/wire/tcp.js';
+import { patternSink, tcpHost } from './hosts.js';
 
 const A = parseIpv4('198.18.0.1');
 const B = parseIpv4('198.18.0.2');
@@ -32,13 +32,6 @@ const IP_GOOD = RX_CSUM_GOOD;
 const IP_BAD = RX_CSUM_BAD;
 const L4_GOOD = RX_CSUM_GOOD << RX_L4_SHIFT;
 const L4_BAD = RX_CSUM_BAD << RX_L4_SHIFT;
-
-function host(ip: string, last: number) {
-  const net = new NetStack({ mac: new Uint8Array([2, 0, 0, 0, 0, last]), ip, prefixLength: 24, mtu: 1500 });
-  const tcp = new TcpLayer({ mtu: 1500 });
-  net.attachTransport(tcp);
-  return { net, tcp };
-}
 
 /** A SYN from A:sport to B:80, both checksums right. */
 function syn(sport = 40000): Uint8Array {
@@ -63,7 +56,7 @@ function spoilIp(f: Uint8Array): Uint8Array {
 }
 
 t.test('rx verdicts: GOOD is trusted, BAD drops with the reasons and counters of the stack own checks', async (t) => {
-  const { net, tcp } = host('198.18.0.2', 2);
+  const { net, tcp } = tcpHost('198.18.0.2', 2);
   tcp.listen({ ip: 0, port: 80, backlog: 64, onConnection: () => {} });
   const feed = (f: Uint8Array, flags: number) => net.input(f, 0, f.length, 0, flags);
 
@@ -113,7 +106,7 @@ t.test('checkIpv4 takes the verdict in place of summing, after the structural ch
 });
 
 t.test('a reassembled segment is checked here whatever its fragments said', async (t) => {
-  const { net, tcp } = host('198.18.0.2', 2);
+  const { net, tcp } = tcpHost('198.18.0.2', 2);
   net.arp.learn(A, MAC_A, 0, true);
   tcp.listen({ ip: 0, port: 80, onConnection: () => {} });
   // A 1,000-byte SYN (data on a SYN is legal) in two fragments.
@@ -206,34 +199,19 @@ function run(a: NetStack, b: NetStack, done: () => boolean, seen: TxSeen, skipFi
 }
 
 t.test('tx offload: TCP frames leave both checksums to the port; ARP and parked datagrams leave complete', async (t) => {
-  const a = host('198.18.0.1', 1);
-  const b = host('198.18.0.2', 2);
+  const a = tcpHost('198.18.0.1', 1);
+  const b = tcpHost('198.18.0.2', 2);
   a.net.useOffloads(CHECKSUM_OFFLOADS);
   b.net.useOffloads(NO_OFFLOADS);
   const N = 200_000;
-  let got = 0;
-  let intact = true;
-  b.tcp.listen({
-    ip: 0,
-    port: 80,
-    onConnection: (s) =>
-      s.setHandler({
-        onData: (c) => {
-          for (let i = 0; i < c.length; i++) if (c[i] !== (((got + i) * 13) & 0xff)) intact = false;
-          got += c.length;
-        },
-        onEnd: () => s.end(),
-        onDrain() {},
-        onClose() {},
-      }),
-  });
+  const sink = patternSink(b.tcp, 80, 13);
   const data = new Uint8Array(N).map((_, i) => (i * 13) & 0xff);
   const c = a.tcp.connect({ localIp: A, remoteIp: B, remotePort: 80, now: 0 });
   c.setHandler({ onConnect: () => void c.write(data), onData() {}, onEnd() {}, onDrain() {}, onClose() {} });
   const seen: TxSeen = { flagged: 0, unflaggedTcp: 0, blankFields: 0, completeUnflagged: 0 };
-  run(a.net, b.net, () => got === N, seen);
-  t.equal(got, N);
-  t.ok(intact, 'every byte intact');
+  run(a.net, b.net, () => sink.received === N, seen);
+  t.equal(sink.received, N);
+  t.ok(sink.intact, 'every byte intact');
   t.equal(b.tcp.counters.checksumErrors, 0, 'every frame the port filled verified at the receiver');
   t.equal(b.net.stats.rxDrop.bad_ip_checksum, 0);
   t.ok(seen.flagged > 100, `${seen.flagged} frames asked the port for their checksums`);
@@ -244,8 +222,8 @@ t.test('tx offload: TCP frames leave both checksums to the port; ARP and parked 
 });
 
 t.test('tx offload without the port filling: the receiver drops them (the flags matter)', async (t) => {
-  const a = host('198.18.0.1', 1);
-  const b = host('198.18.0.2', 2);
+  const a = tcpHost('198.18.0.1', 1);
+  const b = tcpHost('198.18.0.2', 2);
   a.net.useOffloads(CHECKSUM_OFFLOADS);
   b.tcp.listen({ ip: 0, port: 80, onConnection: () => {} });
   a.tcp.connect({ localIp: A, remoteIp: B, remotePort: 80, now: 0 });

@@ -2,11 +2,10 @@
 // and the SegmentSink carry a TCP connection end to end, with injected time and a seeded lossy wire.
 import t from 'tap';
 import { createFrameBatch } from '../../src/io/port.js';
-import { NetStack } from '../../src/net/stack.js';
-import { TcpLayer } from '../../src/net/tcp/layer.js';
+import type { NetStack } from '../../src/net/stack.js';
 import type { TcpSocket } from '../../src/net/tcp/socket.js';
-import type { FilterRules } from '../../src/net/filter.js';
 import { parseIpv4 } from '../../src/net/wire/ipv4.js';
+import { tcpHost } from './hosts.js';
 
 const A = parseIpv4('198.18.0.1');
 const B = parseIpv4('198.18.0.2');
@@ -20,13 +19,6 @@ function prng(seed: number): () => number {
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function host(ip: string, last: number, filter?: FilterRules) {
-  const net = new NetStack({ mac: new Uint8Array([2, 0, 0, 0, 0, last]), ip, prefixLength: 24, mtu: 1500, filter });
-  const tcp = new TcpLayer({ mtu: 1500 });
-  net.attachTransport(tcp); // also wires tcp.onConnectionOpened/Closed to net.filter
-  return { net, tcp };
 }
 
 /**
@@ -61,8 +53,8 @@ function run(a: NetStack, b: NetStack, loss: number, seed: number, done: () => b
 }
 
 function transfer(loss: number, seed: number, bytes: number) {
-  const a = host('198.18.0.1', 1);
-  const b = host('198.18.0.2', 2);
+  const a = tcpHost('198.18.0.1', 1);
+  const b = tcpHost('198.18.0.2', 2);
   a.net.announce();
   b.net.announce();
   const data = new Uint8Array(bytes).map((_, i) => (i * 31 + (i >> 8)) & 0xff);
@@ -127,8 +119,8 @@ t.test('the same over a wire losing 3% of frames (seeded): retransmits recover',
 });
 
 t.test('filter at the stack: a denied source never reaches TCP; SYN rate limit holds', async (t) => {
-  const a = host('198.18.0.1', 1);
-  const b = host('198.18.0.2', 2, { allow: [], deny: ['198.18.0.1/32'], maxConnectionsPerSource: 0, synRatePerSource: 0, synBurstPerSource: 0 });
+  const a = tcpHost('198.18.0.1', 1);
+  const b = tcpHost('198.18.0.2', 2, { allow: [], deny: ['198.18.0.1/32'], maxConnectionsPerSource: 0, synRatePerSource: 0, synBurstPerSource: 0 });
   let accepted = 0;
   b.tcp.listen({ ip: B, port: 8080, onConnection: () => accepted++ });
   const c = a.tcp.connect({ localIp: A, remoteIp: B, remotePort: 8080, now: 0 });
