@@ -72,3 +72,13 @@ export function namespaceFor(t: { teardown(fn: () => void): void }, open: () => 
   sh('ip', ['-n', ns, 'link', 'set', name, 'up']);
   return ns;
 }
+
+/** Waits up to `ms` for `cond`, polling every 20 ms (the stack's loop runs meanwhile); its last value. */
+export async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return cond();
+}

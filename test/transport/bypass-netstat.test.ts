@@ -7,16 +7,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { BypassStack } from '../../src/transport/bypass-stack.js';
 import { Metrics } from '../../src/admin/metrics.js';
-import { STACK_IP, namespaceFor, tapSkip } from '../io/netns.js';
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
-}
+import { STACK_IP, namespaceFor, tapSkip, until } from '../io/netns.js';
 
 t.test('the metrics view of netstat has every counter but no connection list', { skip: tapSkip }, async (t) => {
   let stack: BypassStack | null = null;

@@ -9,7 +9,7 @@ import { xdpAvailability } from '../../src/io/xdp.js';
 import { BypassStack } from '../../src/transport/bypass-stack.js';
 import { Metrics } from '../../src/admin/metrics.js';
 import { formatNetstat } from '../../src/cli/netstat.js';
-import { tapSkip } from '../io/netns.js';
+import { tapSkip, until } from '../io/netns.js';
 import { SLUICE_IP, sendSyns, tcpConnects, vethInFrontOf, xdpProgId } from '../io/veth-front.js';
 
 const avail = xdpAvailability();
@@ -27,16 +27,6 @@ function open(t: { teardown(fn: () => void): void }, rules: FilterRules, xdpInte
   t.teardown(() => stack.close());
   stack.listen(80, (sock) => sock.end());
   return stack;
-}
-
-/** Waits up to `ms` for `cond`, polling every 20 ms (the stack's loop runs meanwhile). */
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
 }
 
 t.test('denied client: XDP drops every SYN, the stack never sees one; a reload allows it in place', { skip }, async (t) => {
