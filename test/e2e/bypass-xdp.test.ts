@@ -7,9 +7,8 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { bypassSkip, nsRun, scratch, startNsSluice, netstatCli, KERNEL_IP, STACK_IP } from './netns.js';
+import { bypassSkip, nsRun, scratch, startNsSluice, netstatStack, KERNEL_IP, STACK_IP } from './netns.js';
 import { xdpAvailability } from '../../src/io/xdp.js';
-import type { BypassNetstat } from '../../src/transport/bypass-stack.js';
 
 const avail = xdpAvailability();
 const skip = bypassSkip || (avail.ok ? false : `XDP unavailable: ${avail.reason}`);
@@ -76,12 +75,6 @@ function progId(ns: string): number {
   return j[0]?.xdp?.prog?.id ?? 0;
 }
 
-async function netstat(socket: string): Promise<BypassNetstat> {
-  const r = await netstatCli(socket, true);
-  if (r.code !== 0) throw new Error(`sluice netstat --json failed (${r.code}): ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { stacks: BypassNetstat[] }).stacks[0]!;
-}
-
 t.test('serve with filter.xdp: drops below Sluice, in-place reload, detach on exit', { skip }, async (t) => {
   const dir = await scratch(t);
   const { server, client } = topology(t);
@@ -93,7 +86,7 @@ t.test('serve with filter.xdp: drops below Sluice, in-place reload, detach on ex
 
   const denied = await curl();
   t.equal(denied.code, 28, 'the denied client times out');
-  let n = await netstat(sluice.adminSocket);
+  let n = await netstatStack(sluice.adminSocket);
   t.ok((n.xdp?.counters?.rules[0]?.packets ?? 0) > 0, `XDP drops for ${n.xdp?.counters?.rules[0]?.rule}: ${n.xdp?.counters?.rules[0]?.packets}`);
   t.equal(n.stack.counters.rxDrop.filter_deny, 0, "the stack's own filter never saw the SYNs");
   t.equal(n.stack.counters.accepted.tcp, 0);
@@ -106,7 +99,7 @@ t.test('serve with filter.xdp: drops below Sluice, in-place reload, detach on ex
   const allowed = await curl();
   t.equal(allowed.code, 0, `curl after reload: ${allowed.stderr}`);
   t.equal(allowed.stdout, 'xdp passed\n');
-  n = await netstat(sluice.adminSocket);
+  n = await netstatStack(sluice.adminSocket);
   t.ok((n.xdp?.counters?.passed.packets ?? 0) > 0, 'XDP pass counter rose');
   t.same(n.xdp?.counters?.rules, [], 'the deny rule left the maps');
 

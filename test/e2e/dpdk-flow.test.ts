@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { ROOT, run, startSluice, tempDir, type LogLine } from './harness.js';
-import { netstatCli, nsRun, scratch, startNsSluice } from './netns.js';
+import { netstatCli, netstatStack, nsRun, scratch, startNsSluice } from './netns.js';
 import { dpdkSkip, ealArgs, KERNEL_IP, STACK_IP, vethInNamespace } from '../io/veth.js';
 import type { BypassNetstat } from '../../src/transport/bypass-stack.js';
 
@@ -38,11 +38,10 @@ logging: { level: info, access_log: false }
 }
 
 async function netstat(socket: string): Promise<{ json: BypassNetstat; text: string }> {
-  const j = await netstatCli(socket, true);
-  if (j.code !== 0) throw new Error(`sluice netstat --json failed (${j.code}): ${j.stderr}`);
+  const json = await netstatStack(socket);
   const x = await netstatCli(socket, false);
   if (x.code !== 0) throw new Error(`sluice netstat failed (${x.code}): ${x.stderr}`);
-  return { json: (JSON.parse(j.stdout) as { stacks: BypassNetstat[] }).stacks[0]!, text: x.stdout };
+  return { json, text: x.stdout };
 }
 
 function adminGet(socket: string, path: string): Promise<string> {

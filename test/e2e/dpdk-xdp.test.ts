@@ -8,10 +8,9 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, run, startSluice, tempDir } from './harness.js';
-import { netstatCli } from './netns.js';
+import { netstatStack } from './netns.js';
 import { dpdkSkip, ealArgs, KERNEL_IP, STACK_IP, vethInNamespace } from '../io/veth.js';
 import { xdpAvailability } from '../../src/io/xdp.js';
-import type { BypassNetstat } from '../../src/transport/bypass-stack.js';
 
 const avail = xdpAvailability();
 const skip = dpdkSkip || (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? 'dist/ is not built (npm run build)' : avail.ok ? false : `XDP unavailable: ${avail.reason}`);
@@ -33,12 +32,6 @@ logging: { level: info, access_log: false }
 `;
 }
 
-async function netstat(socket: string): Promise<BypassNetstat> {
-  const r = await netstatCli(socket, true);
-  if (r.code !== 0) throw new Error(`sluice netstat --json failed (${r.code}): ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { stacks: BypassNetstat[] }).stacks[0]!;
-}
-
 async function serve(t: { teardown(fn: () => unknown): void }, pmd: string) {
   const v = vethInNamespace(t);
   const eal = ealArgs(t);
@@ -58,7 +51,7 @@ t.test('net_af_packet: the denied client dies in XDP on the veth, below DPDK', {
   const attached = await sluice.waitLog((l) => l.msg === 'xdp filter attached');
   t.ok(Number(attached.prog_id) > 0, `program ${attached.prog_id} (${attached.mode})`);
   t.equal((await curl()).code, 28, 'curl times out');
-  const n = await netstat(socket);
+  const n = await netstatStack(socket);
   t.ok((n.xdp?.counters?.rules[0]?.packets ?? 0) > 0, `XDP drops: ${n.xdp?.counters?.rules[0]?.packets}`);
   t.equal(n.stack.counters.rxDrop.filter_deny, 0, 'the software filter saw nothing');
   t.equal(n.stack.counters.accepted.tcp, 0);
@@ -70,7 +63,7 @@ t.test('net_af_xdp: the PMD loads Sluice\'s filter as its steering program; drop
   const link = await run('ip', ['-d', 'link', 'show', 'dev', v.host]);
   t.match(link.stdout, new RegExp(`prog/xdp id ${attached.prog_id} name sluice_filter`), 'the program on the interface is Sluice\'s filter');
   t.equal((await curl()).code, 28, 'the denied client times out');
-  let n = await netstat(socket);
+  let n = await netstatStack(socket);
   t.ok((n.xdp?.counters?.rules[0]?.packets ?? 0) > 0, `XDP drops: ${n.xdp?.counters?.rules[0]?.packets}`);
   t.equal(n.stack.counters.rxDrop.filter_deny, 0, 'the software filter saw nothing');
 
@@ -83,7 +76,7 @@ t.test('net_af_xdp: the PMD loads Sluice\'s filter as its steering program; drop
   const ok = await curl();
   t.equal(ok.code, 0, `curl after reload: ${ok.stderr}`);
   t.equal(ok.stdout, 'hello\n');
-  n = await netstat(socket);
+  n = await netstatStack(socket);
   t.ok((n.xdp?.counters?.passed.packets ?? 0) > 0, 'XDP passed (redirected) packets');
   t.match((await run('ip', ['-d', 'link', 'show', 'dev', v.host])).stdout, new RegExp(`prog/xdp id ${attached.prog_id} `), 'same program after the reload');
 
@@ -101,16 +94,16 @@ t.test('net_af_xdp: the PMD loads Sluice\'s filter as its steering program; drop
   // the socket's), so its rules are emptied and the software filter alone refuses the client.
   await reload(yaml.replace(`, xdp: { interface: ${v.host} }`, ''), 'deny kept, filter.xdp removed');
   t.equal((await curl()).code, 28, 'the denied client still times out');
-  n = await netstat(socket);
+  n = await netstatStack(socket);
   t.equal(n.xdp, null, 'no XDP copy configured');
   t.ok(n.stack.counters.rxDrop.filter_deny > 0, `the software filter drops now: ${n.stack.counters.rxDrop.filter_deny}`);
   t.match((await run('ip', ['-d', 'link', 'show', 'dev', v.host])).stdout, new RegExp(`prog/xdp id ${attached.prog_id} `), 'the steering program stays');
 
   // And back: the same program is adopted again and drops in the kernel.
   await reload(yaml, 'filter.xdp back');
-  const softBefore = (await netstat(socket)).stack.counters.rxDrop.filter_deny;
+  const softBefore = (await netstatStack(socket)).stack.counters.rxDrop.filter_deny;
   t.equal((await curl()).code, 28, 'the denied client times out');
-  n = await netstat(socket);
+  n = await netstatStack(socket);
   t.equal(n.xdp?.attached, true, `XDP copy attached again: ${n.xdp?.error ?? ''}`);
   t.equal(n.xdp?.progId, Number(attached.prog_id), 'the same steering program, adopted');
   t.ok((n.xdp?.counters?.rules[0]?.packets ?? 0) > 0, `XDP drops again: ${n.xdp?.counters?.rules[0]?.packets}`);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BIN, ROOT, tempDir, type LogLine, type CmdResult } from './harness.js';
 import type { Test } from 'tap';
+import type { BypassNetstat } from '../../src/transport/bypass-stack.js';
 
 export const KERNEL_IP = '198.18.0.1';
 export const STACK_IP = '198.18.0.2';
@@ -281,6 +282,13 @@ export interface NetstatJson {
     tcp: { states: Record<string, number>; segmentsIn: number; retransmits: number; checksumErrors: number };
     connections: { state: string; local: string; remote: string }[];
   }[];
+}
+
+/** The first stack of `sluice netstat --json` (one listener on transport tap or dpdk). */
+export async function netstatStack(socket: string): Promise<BypassNetstat> {
+  const r = await netstatCli(socket, true);
+  if (r.code !== 0) throw new Error(`sluice netstat --json failed (${r.code}): ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { stacks: BypassNetstat[] }).stacks[0]!;
 }
 
 export async function netstatJson(socket: string): Promise<NetstatJson> {
