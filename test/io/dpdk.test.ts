@@ -6,62 +6,19 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { childLines, type ChildLines } from './child-lines.js';
 import { dpdkSkip as skip, ealArgs, KERNEL_IP, linkExists, namespaceExists, sh, STACK_IP, vethInNamespace, type VethNamespace } from './veth.js';
 
 const CHILD = join(import.meta.dirname, 'dpdk-child.ts');
 
-interface Child {
-  lines: Record<string, unknown>[];
+interface Child extends ChildLines {
   /** Closes the child's stdin: the answer scenario then closes its port and cleans up. */
   finish(): void;
-  next(key: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-  stderr(): string;
 }
 
 function startChild(t: { teardown(fn: () => void): void }, scenario: string, opts: Record<string, unknown>): Child {
   const p = spawn(process.execPath, ['--import=tsx', CHILD, scenario, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  });
-  let err = '';
-  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const lines: Record<string, unknown>[] = [];
-  const waiters: { key: string; resolve: (l: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: p.stdout }).on('line', (line) => {
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return; // not ours
-    }
-    lines.push(o);
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (waiters[i]!.key in o) waiters.splice(i, 1)[0]!.resolve(o);
-    }
-  });
-  const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
-  return {
-    lines,
-    finish: () => p.stdin.end(),
-    exited,
-    stderr: () => err,
-    next(key, timeoutMs = 20_000) {
-      const seen = lines.find((l) => key in l);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no '${key}' from the child; stderr: ${err.slice(-2000)}; lines: ${JSON.stringify(lines).slice(-2000)}`)), timeoutMs);
-        waiters.push({ key, resolve: (l) => { clearTimeout(timer); resolve(l); } });
-        void exited.then((c) => {
-          clearTimeout(timer);
-          const l = lines.find((x) => key in x);
-          if (l) resolve(l);
-          else reject(new Error(`child exited (${c}) without '${key}'; stderr: ${err.slice(-2000)}; lines: ${JSON.stringify(lines).slice(-2000)}`));
-        });
-      });
-    },
-  };
+  return { ...childLines(t, p, 20_000), finish: () => p.stdin.end() };
 }
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
