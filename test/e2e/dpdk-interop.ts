@@ -19,11 +19,10 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import type { Test } from 'tap';
 import { ROOT } from './harness.js';
 import { makeCert, nsRun, scratch, startNsSluice, startNsUpstream, busyConnections, drained, CHURN_JS, checkTlsVersions, fileSha256, randomFile, type NsSluice, KERNEL_IP, STACK_IP, UPSTREAM } from './netns.js';
-import { dpdkSkip, ealArgs } from '../io/veth.js';
+import { dpdkSkip, ealArgs, freshNamespace, sh } from '../io/veth.js';
 
 export type InteropPmd = 'net_af_packet' | 'net_af_xdp' | 'net_tap';
 
@@ -33,9 +32,6 @@ const PMD_IF = 'sluice-tdp';
 const KERNEL_IF = 'sluice-tkn';
 const TAP_IF = 'sluice-ttp';
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-}
 function inNs(ns: string, cmd: string, args: string[]): string {
   return sh('ip', ['netns', 'exec', ns, cmd, ...args]);
 }
@@ -44,18 +40,7 @@ let counter = 0;
 
 /** A fresh namespace (removed in teardown); for veth PMDs, the pair inside it as described above. */
 function namespaceFor(t: Test, pmd: InteropPmd): { ns: string; device: string } {
-  const ns = `sluice-t-${process.pid}-i${counter++}`;
-  const del = () => {
-    try {
-      sh('ip', ['netns', 'del', ns]);
-    } catch {
-      // already gone
-    }
-  };
-  del();
-  sh('ip', ['netns', 'add', ns]);
-  t.teardown(del);
-  sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  const ns = freshNamespace(t, `sluice-t-${process.pid}-i${counter++}`);
   if (pmd === 'net_tap') return { ns, device: `net_tap0,iface=${TAP_IF}` };
   sh('ip', ['-n', ns, 'link', 'add', PMD_IF, 'type', 'veth', 'peer', 'name', KERNEL_IF]);
   for (const i of [PMD_IF, KERNEL_IF]) inNs(ns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${i}.disable_ipv6=1`]);

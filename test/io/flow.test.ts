@@ -11,65 +11,26 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { gunzipSync } from 'node:zlib';
-import { dpdkSkip as skip, ealArgs, KERNEL_IP, sh, STACK_IP, vethInNamespace } from './veth.js';
+import { childLines, type ChildLines } from './child-lines.js';
+import { dpdkSkip as skip, ealArgs, freshNamespace, KERNEL_IP, sh, STACK_IP, vethInNamespace } from './veth.js';
 
 const CHILD = join(import.meta.dirname, 'flow-child.ts');
 
-interface Child {
-  next(key: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function startChild(t: Test, opts: Record<string, unknown>, ns: string | null): Child {
+function startChild(t: Test, opts: Record<string, unknown>, ns: string | null): ChildLines {
   const node = [process.execPath, '--import=tsx', CHILD, JSON.stringify(opts)];
   const p = ns === null ? spawn(node[0]!, node.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('ip', ['netns', 'exec', ns, ...node], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  });
-  let err = '';
-  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const lines: Record<string, unknown>[] = [];
-  const waiters: { key: string; resolve: (l: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: p.stdout }).on('line', (line) => {
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    lines.push(o);
-    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.key in o) waiters.splice(i, 1)[0]!.resolve(o);
-  });
-  const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
-  return {
-    exited,
-    next(key, timeoutMs = 30_000) {
-      const seen = lines.find((l) => key in l);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no '${key}' from the child; stderr: ${err.slice(-2000)}; lines: ${JSON.stringify(lines).slice(-2000)}`)), timeoutMs);
-        waiters.push({ key, resolve: (l) => { clearTimeout(timer); resolve(l); } });
-        void exited.then((c) => {
-          const l = lines.find((x) => key in x);
-          if (l) return;
-          clearTimeout(timer);
-          reject(new Error(`child exited (${c}) without '${key}'; stderr: ${err.slice(-2000)}; lines: ${JSON.stringify(lines).slice(-2000)}`));
-        });
-      });
-    },
-  };
+  return childLines(t, p, 30_000);
 }
 
 type Outcome = { ok: boolean; code?: string; message?: string; detail?: Record<string, unknown> | null; function?: string | null; value?: unknown };
-const get = async (c: Child, k: string): Promise<Outcome> => (await c.next(k))[k] as Outcome;
+const get = async (c: ChildLines, k: string): Promise<Outcome> => (await c.next(k))[k] as Outcome;
 
 /** One ICMP echo request to the stack address, over a raw socket in the namespace (ARP first, by the kernel). */
 const ECHO = "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.sendto(b'\\x08\\x00\\xf7\\xff\\x00\\x00\\x00\\x00', ('" + STACK_IP + "', 0))";
 
 /** Pokes the stack address from the namespace until the child says it answered ARP and saw an echo request. */
-async function served(t: Test, child: Child, ns: string): Promise<void> {
+async function served(t: Test, child: ChildLines, ns: string): Promise<void> {
   await child.next('serving');
   let done: Record<string, unknown> | undefined;
   void child.next('served').then((d) => (done = d), () => undefined);
@@ -83,7 +44,7 @@ async function served(t: Test, child: Child, ns: string): Promise<void> {
 }
 
 /** What every PMD must answer the same way: argument checks, empty sets, closed ports. */
-async function common(t: Test, child: Child, name: string): Promise<void> {
+async function common(t: Test, child: ChildLines, name: string): Promise<void> {
   const empty = await get(child, 'empty');
   t.equal(empty.ok, true, 'an empty rule set asks the PMD nothing and succeeds');
   t.match(empty.value, { rules: [], counted: true, stale: 0 });
@@ -139,18 +100,7 @@ function kernelHasFlower(): boolean {
 const tapSkip = skip || (kernelHasFlower() ? 'this kernel has TC flower (cls_flower): net_tap may take the flows; this test covers the refusal' : false);
 
 t.test('net_tap: validates without COUNT, then rte_flow_create fails without TC flower; the port serves on', { skip: tapSkip }, async (t) => {
-  const ns = `sluice-t-${process.pid}-flow`;
-  const del = () => {
-    try {
-      sh('ip', ['netns', 'del', ns]);
-    } catch {
-      // already gone
-    }
-  };
-  del();
-  sh('ip', ['netns', 'add', ns]);
-  t.teardown(del);
-  sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  const ns = freshNamespace(t, `sluice-t-${process.pid}-flow`);
   const eal = ealArgs(t);
   const tapIf = 'sluice-tft';
   const child = startChild(t, { eal, device: `net_tap0,iface=${tapIf}`, stackIp: STACK_IP, kernelIp: KERNEL_IP, timeoutMs: 15_000 }, ns);

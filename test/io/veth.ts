@@ -46,6 +46,15 @@ function tryDel(args: string[]): void {
   }
 }
 
+/** The namespace `ns`, made afresh (an old one of that name is deleted), lo up; deleted in teardown. */
+export function freshNamespace(t: { teardown(fn: () => void): void }, ns: string): string {
+  tryDel(['netns', 'del', ns]);
+  sh('ip', ['netns', 'add', ns]);
+  t.teardown(() => tryDel(['netns', 'del', ns]));
+  sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  return ns;
+}
+
 /** A veth pair, peer in a fresh namespace at 198.18.0.1/24, both ends up, IPv6 off (no RS/MLD noise). */
 export function vethInNamespace(t: { teardown(fn: () => void): void }, mtu = 1500): VethNamespace {
   const n = counter++;
