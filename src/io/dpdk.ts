@@ -34,8 +34,8 @@ export interface DpdkPortOptions {
    * How the poll loop's rx batch (createRxBatch) gets frames: 'inplace' hands the stack each
    * frame where the PMD put it, in one view over the mbuf pool (no copy; the burst's mbufs are
    * held until the next burst); 'copy' copies each frame into a slot of a preallocated batch.
-   * Default: the SLUICE_DPDK_RX_MODE environment variable when set, else 'inplace' (which falls
-   * back to 'copy', see rxMode, when the pool is not one memory chunk).
+   * Default: the SLUICE_DPDK_RX_MODE environment variable when set, else 'inplace' ('copy' on
+   * net_af_xdp, see open(); and 'copy', see rxMode, when the pool is not one memory chunk).
    */
   rxMode?: DpdkRxMode;
 }
@@ -135,6 +135,9 @@ export class DpdkPort implements PacketPort {
     if (typeof options.device !== 'string' || options.device === '') {
       throw new SluiceError('SLUICE_PORT_CONFIG', "dpdk: option 'device' must be a devargs string such as 'net_af_packet0,iface=veth0' or a port name", { field: 'device' });
     }
+    const env = process.env['SLUICE_DPDK_RX_MODE'];
+    const asked: DpdkRxMode | undefined =
+      options.rxMode !== undefined ? rxModeOption(options.rxMode, "option 'rxMode'") : env !== undefined && env !== '' ? rxModeOption(env, 'SLUICE_DPDK_RX_MODE') : undefined;
     initDpdk(options.eal);
     const d = requireDpdk();
     let info: DpdkPortInfo;
@@ -154,22 +157,17 @@ export class DpdkPort implements PacketPort {
     const offload = options.checksumOffload !== false && loadNative().features.checksumOffload === true;
     const port = new DpdkPort(d, info, offload ? CHECKSUM_OFFLOADS : NO_OFFLOADS);
     openPorts.add(port);
-    const env = process.env['SLUICE_DPDK_RX_MODE'];
-    const explicit = options.rxMode !== undefined;
-    let mode: DpdkRxMode;
-    try {
-      mode = explicit ? rxModeOption(options.rxMode, "option 'rxMode'") : env !== undefined && env !== '' ? rxModeOption(env, 'SLUICE_DPDK_RX_MODE') : 'inplace';
-    } catch (e) {
-      port.close();
-      throw e;
-    }
+    // net_af_xdp copies by default: in place, its rx stalled under load (bench/paths.sh, 50 TLS
+    // connections; test/e2e/dpdk-interop-af-xdp.test.ts, a 1 MiB download) with 4095 and with
+    // 16383 mbufs, cause not found yet (its UMEM is this pool; docs/dpdk.md).
+    const mode: DpdkRxMode = asked ?? (info.driver === 'net_af_xdp' ? 'copy' : 'inplace');
     if (mode === 'inplace') {
       try {
         port.pool = new Uint8Array(d.dpdkPoolView(port.portId));
       } catch (e) {
         const err = toSluiceError(e, 'SLUICE_DPDK_MEMPOOL', `dpdk ${port.name} pool view`);
-        // Asked for by name: say so. By default: copy instead, and say why in rxModeFallback.
-        if (explicit) {
+        // Asked for: say so. By default: copy instead, and say why in rxModeFallback.
+        if (asked !== undefined) {
           port.close();
           throw err;
         }
