@@ -34,6 +34,7 @@
 # Usage:  sudo bash bench/paths.sh
 # Tunables (environment): ROUNDS=3 DURATION=6s SHORT=5s SLUICE_CORE=0 LOAD_CORE=1 CONNS=50
 #                         PORT_SECS=2 (seconds per port-dpdk case; 0 skips it)
+#                         SLUICE_DPDK_RX_MODE=copy (the DPDK ports' rx; default inplace, src/io/dpdk.ts)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
@@ -66,7 +67,7 @@ CLEANUP_PATHS="/var/run/dpdk/$EAL_PREFIX"
 echo "== bench/paths.sh $(date -u +%FT%TZ)  $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernel $(uname -r)"
 echo "   node $(node -v), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }'), DPDK $(pkg-config --modversion libdpdk 2>/dev/null || echo '?')"
-echo "   sluice on core $SLUICE_CORE, clients on core $LOAD_CORE; rounds $ROUNDS; keep-alive $DURATION, new connections and bulk $SHORT"
+echo "   sluice on core $SLUICE_CORE, clients on core $LOAD_CORE; rounds $ROUNDS; keep-alive $DURATION, new connections and bulk $SHORT; DPDK rx ${SLUICE_DPDK_RX_MODE:-inplace}"
 echo "   the machine may be shared: other jobs' load swings single runs; compare paths within a run, not across runs"
 
 # --- the full-handshake client --------------------------------------------------------------------

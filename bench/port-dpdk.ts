@@ -2,7 +2,7 @@
 // net_af_packet and net_af_xdp on a veth whose peer sits in a throwaway namespace
 // (sluice-t-bench-<pid>). tx: the port sends 60-byte frames in bursts of 32 as fast as it can.
 // rx: bench/tools/pktflood.c floods 60-byte frames from the namespace (AF_PACKET, sendmmsg)
-// while the port busy-polls bursts of 32 and copies them into a FrameBatch. Each DPDK side runs
+// while the port busy-polls bursts of 32 into its rx batch (in place by default; SLUICE_DPDK_RX_MODE=copy). Each DPDK side runs
 // in its own process (the EAL is once per process); CPU is that process's user+sys time.
 // tx runs twice: with the veth's far end receiving inline (its stack runs in the port's syscall,
 // on the port's core) and with it receiving on its own NAPI thread (the port's cost alone, as
@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanupDpdk, DpdkPort } from '../src/io/dpdk.js';
 import { loadNative } from '../src/io/native.js';
-import { createFrameBatch } from '../src/io/port.js';
+import { createFrameBatch, type FrameBatch } from '../src/io/port.js';
 
 const HERE = import.meta.dirname;
 const BURST = 32;
@@ -37,7 +37,8 @@ interface ChildResult {
 
 function child(mode: string, device: string, seconds: number, tag: string, dstMac: string): void {
   const port = DpdkPort.open({ eal: eal(tag), device, mempoolSize: 8191, rxQueueSize: 2048, txQueueSize: 2048 });
-  const batch = createFrameBatch(BURST, port.frameMax);
+  // rx: the batch the poll loop would get (port.rxMode: in place by default, SLUICE_DPDK_RX_MODE=copy).
+  const batch = mode === 'tx' ? createFrameBatch(BURST, port.frameMax) : port.createRxBatch(BURST, port.frameMax);
   if (mode === 'tx') {
     const mac = dstMac.split(':').map((h) => parseInt(h, 16));
     for (let i = 0; i < BURST; i++) {
@@ -78,7 +79,7 @@ function child(mode: string, device: string, seconds: number, tag: string, dstMa
  * device ring fills, up to its size) and then drains it in full bursts; only the draining is
  * timed (wall time of bursts that returned frames: the process is on CPU throughout).
  */
-function drain(port: DpdkPort, batch: ReturnType<typeof createFrameBatch>, seconds: number): void {
+function drain(port: DpdkPort, batch: FrameBatch, seconds: number): void {
   let frames = 0;
   let busyMs = 0;
   let bursts = 0;
@@ -105,48 +106,36 @@ function drain(port: DpdkPort, batch: ReturnType<typeof createFrameBatch>, secon
   cleanupDpdk();
 }
 
-/** The zero-copy rx variant (native/src/dpdk.cc), measured here against the copying rxBurst. */
-interface InPlaceRx {
-  dpdkPoolView(portId: number): ArrayBuffer;
-  dpdkRxBurstInPlace(portId: number, offsets: Uint32Array, lengths: Uint32Array, capacity: number): number;
-}
-
 /**
- * Copy versus in-place rx on net_null (frames of `size` bytes made by the PMD, no kernel): the
- * consumer reads each frame's EtherType and last byte, as the stack's first parse would.
+ * Copy versus in-place rx on net_null (frames of `size` bytes made by the PMD, no kernel), both
+ * through DpdkPort.rxBurst as the poll loop calls it: a plain FrameBatch (copied into slots) and
+ * the port's createRxBatch (offsets into the mbuf pool's view). The consumer reads each frame's
+ * EtherType and last byte, as the stack's first parse would.
  */
 function rxCompare(size: number, seconds: number, tag: string): void {
-  const port = DpdkPort.open({ eal: eal(tag), device: `net_null0,size=${size}`, mempoolSize: 8191, rxQueueSize: 2048, txQueueSize: 2048 });
-  const z = loadNative() as unknown as InPlaceRx;
+  const port = DpdkPort.open({ eal: eal(tag), device: `net_null0,size=${size}`, mempoolSize: 8191, rxQueueSize: 2048, txQueueSize: 2048, rxMode: 'inplace' });
   const out: Record<string, number> = {};
   let sink = 0;
-  const batch = createFrameBatch(BURST, port.frameMax);
-  const measure = (name: string, step: () => number): void => {
+  const measure = (name: string, batch: FrameBatch): void => {
     let frames = 0;
     const c0 = process.cpuUsage();
     const end = performance.now() + (seconds * 1000) / 2;
+    const { data, lengths, offsets, slotSize } = batch;
     do {
-      for (let k = 0; k < 64; k++) frames += step();
+      for (let k = 0; k < 64; k++) {
+        const n = port.rxBurst(batch);
+        for (let i = 0; i < n; i++) {
+          const o = offsets === undefined ? i * slotSize : offsets[i]!;
+          sink += data[o + 12]! + data[o + lengths[i]! - 1]!;
+        }
+        frames += n;
+      }
     } while (performance.now() < end);
     const cu = process.cpuUsage(c0);
     out[name] = frames / ((cu.user + cu.system) / 1e6);
   };
-  measure('copy', () => {
-    const n = port.rxBurst(batch);
-    for (let i = 0; i < n; i++) {
-      const o = i * batch.slotSize;
-      sink += batch.data[o + 12]! + batch.data[o + batch.lengths[i]! - 1]!;
-    }
-    return n;
-  });
-  const view = new Uint8Array(z.dpdkPoolView(port.portId));
-  const offsets = new Uint32Array(BURST);
-  const lengths = new Uint32Array(BURST);
-  measure('inPlace', () => {
-    const n = z.dpdkRxBurstInPlace(port.portId, offsets, lengths, BURST);
-    for (let i = 0; i < n; i++) sink += view[offsets[i]! + 12]! + view[offsets[i]! + lengths[i]! - 1]!;
-    return n;
-  });
+  measure('copy', createFrameBatch(BURST, port.frameMax));
+  measure('inPlace', port.createRxBatch(BURST, port.frameMax));
   process.stdout.write(`${JSON.stringify({ ...out, sink: sink & 1 })}\n`);
   port.close();
   cleanupDpdk();
