@@ -21,8 +21,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/proxy-config.sh
-. "$ROOT/bench/proxy-config.sh"
+# shellcheck source=bench/proxy-lib.sh
+. "$ROOT/bench/proxy-lib.sh"
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
@@ -78,14 +78,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_ports() {
-  node -e '
-    const net = require("node:net"); const n = Number(process.argv[1]); const s = [];
-    (async () => {
-      for (let i = 0; i < n; i++) { const x = net.createServer(); await new Promise((r) => x.listen(0, "127.0.0.1", r)); s.push(x); }
-      console.log(s.map((x) => x.address().port).join(" ")); for (const x of s) x.close();
-    })();' "$1"
-}
 read -r -a PORTS <<<"$(free_ports $((1 + 2 * ${#DIRS[@]})))"
 UP_PORT=${PORTS[0]}
 

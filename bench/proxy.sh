@@ -22,8 +22,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/proxy-config.sh
-. "$ROOT/bench/proxy-config.sh"
+# shellcheck source=bench/proxy-lib.sh
+. "$ROOT/bench/proxy-lib.sh"
 TARGETS=${TARGETS:-sluice,nginx,haproxy,fastify}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
@@ -85,20 +85,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- Ports: ephemeral ports the kernel hands out on 127.0.0.1, released just before use. ---------
-free_ports() {
-  node -e '
-    const net = require("node:net");
-    const n = Number(process.argv[1]); const servers = [];
-    (async () => {
-      for (let i = 0; i < n; i++) {
-        const s = net.createServer();
-        await new Promise((r) => s.listen(0, "127.0.0.1", r));
-        servers.push(s);
-      }
-      console.log(servers.map((s) => s.address().port).join(" "));
-      for (const s of servers) s.close();
-    })();' "$1"
-}
 read -r UP_PORT VERIFY_PORT SLUICE_PORT SLUICE_ADMIN_PORT NGINX_PORT HAPROXY_PORT FASTIFY_PORT <<<"$(free_ports 7)"
 
 # --- Machine ---------------------------------------------------------------------------------
