@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SluiceError } from '../errors.js';
 import { hasCapNetAdmin } from './doctor.js';
-import { addonPath, BUILD_COMMAND, nativeAvailable, nativeXdp, type NativeXdp } from './native.js';
+import { addonPath, BUILD_COMMAND, nativeAvailable, nativeXdp, type NativeXdp, type XdpAttachResult } from './native.js';
 
 export type XdpMode = 'native' | 'generic' | 'auto';
 
@@ -216,23 +216,9 @@ export class XdpFilter {
     if (!avail.ok) {
       throw xdpError(`XDP filter on ${ifname} unavailable: ${avail.reason}`, { ifname, fix: avail.fix, checks: avail.checks });
     }
-    const native = nativeAvailable();
-    const xdp = native.ok ? nativeXdp(native.addon) : null;
-    if (xdp === null) throw xdpError(`XDP filter on ${ifname} unavailable: the addon has no XDP loader`, { ifname });
-    let res;
-    try {
-      res = xdp.xdpAttach(ifname, objectPath, opts.mode ?? 'auto', opts.bpffsRoot ?? DEFAULT_BPFFS_ROOT);
-    } catch (e) {
-      throw fromNative(e, `XDP attach to ${ifname}`);
-    }
-    const f = new XdpFilter(xdp, res.handle, ifname, res.progId, res.mode, res.pinDir);
-    try {
-      f.setRules(rules);
-    } catch (e) {
-      f.detach();
-      throw e;
-    }
-    return f;
+    return XdpFilter.load(ifname, rules, `XDP attach to ${ifname}`, (xdp) =>
+      xdp.xdpAttach(ifname, objectPath, opts.mode ?? 'auto', opts.bpffsRoot ?? DEFAULT_BPFFS_ROOT),
+    );
   }
 
   /**
@@ -241,14 +227,22 @@ export class XdpFilter {
    * the maps and pins: the program belongs to its loader and goes when the port closes.
    */
   static adopt(ifname: string, rules: XdpRules, opts: Pick<XdpAttachOptions, 'bpffsRoot'> = {}): XdpFilter {
+    return XdpFilter.load(ifname, rules, `XDP adopt on ${ifname}`, (xdp) => xdp.xdpAdopt(ifname, opts.bpffsRoot ?? DEFAULT_BPFFS_ROOT));
+  }
+
+  /**
+   * What attach and adopt share: `open` gets the program's maps (typed errors say `what`), then
+   * `rules` go in; if they cannot, the filter is released again and the error thrown.
+   */
+  private static load(ifname: string, rules: XdpRules, what: string, open: (xdp: NativeXdp) => XdpAttachResult): XdpFilter {
     const native = nativeAvailable();
     const xdp = native.ok ? nativeXdp(native.addon) : null;
     if (xdp === null) throw xdpError(`XDP filter on ${ifname} unavailable: the addon has no XDP loader (libbpf at build time)`, { ifname });
-    let res;
+    let res: XdpAttachResult;
     try {
-      res = xdp.xdpAdopt(ifname, opts.bpffsRoot ?? DEFAULT_BPFFS_ROOT);
+      res = open(xdp);
     } catch (e) {
-      throw fromNative(e, `XDP adopt on ${ifname}`);
+      throw fromNative(e, what);
     }
     const f = new XdpFilter(xdp, res.handle, ifname, res.progId, res.mode, res.pinDir);
     try {
