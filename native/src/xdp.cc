@@ -197,6 +197,21 @@ bool PinAll(Napi::Env env, const std::string& dir, const int* fds) {
   return true;
 }
 
+// Keeps an attached (or adopted) program's state under a new handle; the JS result of both calls:
+// { handle, progId, ifindex, mode, pinDir }.
+Napi::Object Register(Napi::Env env, std::unique_ptr<Attached> a, uint32_t progId, unsigned ifindex,
+                      const char* mode, const std::string& dir) {
+  int handle = g_next_handle++;
+  g_attached[handle] = std::move(a);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("handle", Napi::Number::New(env, handle));
+  out.Set("progId", Napi::Number::New(env, progId));
+  out.Set("ifindex", Napi::Number::New(env, ifindex));
+  out.Set("mode", Napi::String::New(env, mode));
+  out.Set("pinDir", Napi::String::New(env, dir));
+  return out;
+}
+
 // xdpAttach(ifname, objPath, mode, bpffsRoot) -> { handle, progId, ifindex, mode, pinDir }
 // mode: 'native' (driver XDP), 'generic' (skb XDP, any netdev), 'auto' (the kernel picks native
 // when the driver has it).
@@ -291,15 +306,7 @@ Napi::Value XdpAttach(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
 
-  int handle = g_next_handle++;
-  g_attached[handle] = std::move(a);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("handle", Napi::Number::New(env, handle));
-  out.Set("progId", Napi::Number::New(env, progId));
-  out.Set("ifindex", Napi::Number::New(env, ifindex));
-  out.Set("mode", Napi::String::New(env, actual));
-  out.Set("pinDir", Napi::String::New(env, dir));
-  return out;
+  return Register(env, std::move(a), progId, ifindex, actual, dir);
 }
 
 // xdpAdopt(ifname, bpffsRoot) -> same shape as xdpAttach. Takes over the maps of a sluice_filter
@@ -388,15 +395,7 @@ Napi::Value XdpAdopt(const Napi::CallbackInfo& info) {
     Release(a.get(), true);
     return env.Undefined();
   }
-  int handle = g_next_handle++;
-  g_attached[handle] = std::move(a);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("handle", Napi::Number::New(env, handle));
-  out.Set("progId", Napi::Number::New(env, progId));
-  out.Set("ifindex", Napi::Number::New(env, ifindex));
-  out.Set("mode", Napi::String::New(env, mode));
-  out.Set("pinDir", Napi::String::New(env, dir));
-  return out;
+  return Register(env, std::move(a), progId, ifindex, mode, dir);
 }
 
 bool ReadU32s(const Napi::CallbackInfo& info, size_t i, const char* name, size_t stride,
