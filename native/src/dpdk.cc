@@ -21,6 +21,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 #include <rte_version.h>
 
@@ -224,6 +225,64 @@ bool ReadOpt(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_
 // Stops and releases a port: a hot-plugged device is removed (its driver closes the port and the
 // name can be probed again), a --vdev port is closed. Then the pool goes: every mbuf is back in
 // it once the queues are released. Returns the first failure (negative errno) or 0.
+// DPDK 22.11's af_xdp PMD registers the pool's memory as the socket's UMEM and sizes it as
+// populated_size x object size from the first memory chunk, i.e. it assumes the objects are packed
+// back to back. rte_pktmbuf_pool_create keeps each object inside one page, so with --no-huge (4 KiB
+// pages, 2.4 KiB objects) every mbuf takes a page and the upper ~40% of the pool lies beyond the
+// UMEM: the kernel drops tx descriptors and fill-ring entries that point there without an error
+// (tx frames counted as sent never reach the wire; rx stops once the fill ring holds only them).
+// AF_XDP needs no IOVA contiguity (the kernel, not the NIC, reads user memory; zero-copy drivers
+// map the UMEM themselves), so the pool is built as rte_pktmbuf_pool_create does, with the objects
+// packed (RTE_MEMPOOL_F_NO_IOVA_CONTIG).
+rte_mempool* CreatePool(const std::string& name, unsigned n, unsigned cache, uint16_t dataRoom, int socket,
+                        bool packed) {
+  if (!packed) return rte_pktmbuf_pool_create(name.c_str(), n, cache, 0, dataRoom, socket);
+  rte_mempool* mp = rte_mempool_create_empty(name.c_str(), n, sizeof(rte_mbuf) + dataRoom, cache,
+                                             sizeof(rte_pktmbuf_pool_private), socket,
+                                             RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+  if (mp == nullptr) return nullptr;
+  int rc = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr);
+  rte_pktmbuf_pool_private priv;
+  std::memset(&priv, 0, sizeof priv);
+  priv.mbuf_data_room_size = dataRoom;
+  if (rc == 0) {
+    rte_pktmbuf_pool_init(mp, &priv);
+    rc = rte_mempool_populate_default(mp);
+  }
+  if (rc < 0) {
+    rte_mempool_free(mp);
+    rte_errno = -rc;
+    return nullptr;
+  }
+  rte_mempool_obj_iter(mp, rte_pktmbuf_init, nullptr);
+  return mp;
+}
+
+// The UMEM the af_xdp PMD derives from the pool (see CreatePool): true when every object lies
+// inside it. On false, *span is the bytes the objects need and *umem what the PMD registers.
+bool PoolFitsUmem(rte_mempool* mp, uint64_t* span, uint64_t* umem) {
+  if (mp->nb_mem_chunks != 1) return false;
+  rte_mempool_memhdr* h = STAILQ_FIRST(&mp->mem_list);
+  uintptr_t page = static_cast<uintptr_t>(getpagesize());
+  uintptr_t base = reinterpret_cast<uintptr_t>(h->addr) & ~(page - 1);
+  uint64_t frame = rte_mempool_calc_obj_size(mp->elt_size, mp->flags, nullptr);
+  *umem = static_cast<uint64_t>(mp->populated_size) * frame + (reinterpret_cast<uintptr_t>(h->addr) - base);
+  struct Far {
+    uintptr_t base, end;
+    uint32_t header;
+  } far{base, 0, mp->header_size};
+  rte_mempool_obj_iter(
+      mp,
+      [](rte_mempool* m, void* arg, void* obj, unsigned) {
+        auto* f = static_cast<Far*>(arg);
+        uintptr_t end = reinterpret_cast<uintptr_t>(obj) - f->header + rte_mempool_calc_obj_size(m->elt_size, m->flags, nullptr);
+        if (end > f->end) f->end = end;
+      },
+      &far);
+  *span = far.end - base;
+  return *span <= *umem;
+}
+
 int Release(uint16_t port, rte_device* device, bool probed, rte_mempool* pool) {
   int rc = rte_eth_dev_stop(port);
   if (rc == -ENODEV) rc = 0;
@@ -319,16 +378,27 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
   // Frames up to mtu + 18 (Ethernet header, one VLAN tag) fit one mbuf: no chained tx mbufs.
   uint32_t dataRoom = std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, static_cast<uint32_t>(mtu) + 18);
   std::string poolName = "sluice_p" + std::to_string(port);
-  rte_mempool* pool = rte_pktmbuf_pool_create(poolName.c_str(), static_cast<unsigned>(poolSize),
-                                              static_cast<unsigned>(cache), 0,
-                                              static_cast<uint16_t>(dataRoom + RTE_PKTMBUF_HEADROOM), socket);
+  bool afXdp = dev.driver_name != nullptr && std::strcmp(dev.driver_name, "net_af_xdp") == 0;
+  rte_mempool* pool = CreatePool(poolName, static_cast<unsigned>(poolSize), static_cast<unsigned>(cache),
+                                 static_cast<uint16_t>(dataRoom + RTE_PKTMBUF_HEADROOM), socket, afXdp);
   if (pool == nullptr) {
     int err = rte_errno;
     Release(port, dev.device, probed, nullptr);
-    ThrowDpdk(env, kErrMempool, "rte_pktmbuf_pool_create",
+    ThrowDpdk(env, kErrMempool, afXdp ? "rte_mempool_populate_default" : "rte_pktmbuf_pool_create",
               poolName + ", " + std::to_string(poolSize) + " mbufs of " + std::to_string(dataRoom + RTE_PKTMBUF_HEADROOM) +
                   " bytes",
               err);
+    return env.Undefined();
+  }
+  uint64_t span = 0, umem = 0;
+  if (afXdp && !PoolFitsUmem(pool, &span, &umem)) {
+    Release(port, dev.device, probed, pool);
+    ThrowCode(env, kErrMempool,
+              "dpdkPortOpen(" + PortLabel(name) + "): the mbuf pool spans " + std::to_string(span) +
+                  " bytes in " + std::to_string(pool->nb_mem_chunks) + " chunk(s) but the af_xdp PMD registers " +
+                  std::to_string(umem) +
+                  " bytes of it as UMEM; frames in the rest would be dropped by the kernel (give EAL more memory "
+                  "with -m, or fewer mbufs with mempoolSize)");
     return env.Undefined();
   }
 

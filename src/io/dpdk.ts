@@ -24,6 +24,8 @@ export interface DpdkPortOptions {
   txQueueSize?: number;
   /** mbufs in the port's pool; must cover both rings, one burst and the cache. Default 4095. */
   mempoolSize?: number;
+  /** mbufs in the pool's per-lcore cache (0-512). Default 64. */
+  mempoolCache?: number;
   /** IP MTU. Default 1500. */
   mtu?: number;
   /** Receive frames for every MAC (needed only when the stack's MAC is not the port's). Default false. */
@@ -34,8 +36,8 @@ export interface DpdkPortOptions {
    * How the poll loop's rx batch (createRxBatch) gets frames: 'inplace' hands the stack each
    * frame where the PMD put it, in one view over the mbuf pool (no copy; the burst's mbufs are
    * held until the next burst); 'copy' copies each frame into a slot of a preallocated batch.
-   * Default: the SLUICE_DPDK_RX_MODE environment variable when set, else 'inplace' ('copy' on
-   * net_af_xdp, see open(); and 'copy', see rxMode, when the pool is not one memory chunk).
+   * Default: the SLUICE_DPDK_RX_MODE environment variable when set, else 'inplace' ('copy', see
+   * rxMode, when the pool is not one memory chunk).
    */
   rxMode?: DpdkRxMode;
 }
@@ -148,6 +150,7 @@ export class DpdkPort implements PacketPort {
         ...(options.rxQueueSize !== undefined ? { rxQueueSize: options.rxQueueSize } : {}),
         ...(options.txQueueSize !== undefined ? { txQueueSize: options.txQueueSize } : {}),
         ...(options.mempoolSize !== undefined ? { mempoolSize: options.mempoolSize } : {}),
+        ...(options.mempoolCache !== undefined ? { mempoolCache: options.mempoolCache } : {}),
         promiscuous: options.promiscuous ?? false,
       });
     } catch (e) {
@@ -157,10 +160,7 @@ export class DpdkPort implements PacketPort {
     const offload = options.checksumOffload !== false && loadNative().features.checksumOffload === true;
     const port = new DpdkPort(d, info, offload ? CHECKSUM_OFFLOADS : NO_OFFLOADS);
     openPorts.add(port);
-    // net_af_xdp copies by default: in place, its rx stalled under load (bench/paths.sh, 50 TLS
-    // connections; test/e2e/dpdk-interop-af-xdp.test.ts, a 1 MiB download) with 4095 and with
-    // 16383 mbufs, cause not found yet (its UMEM is this pool; docs/dpdk.md).
-    const mode: DpdkRxMode = asked ?? (info.driver === 'net_af_xdp' ? 'copy' : 'inplace');
+    const mode: DpdkRxMode = asked ?? 'inplace';
     if (mode === 'inplace') {
       try {
         port.pool = new Uint8Array(d.dpdkPoolView(port.portId));

@@ -99,7 +99,7 @@ clusters:
 logging: { level: info, access_log: false }
 `, dir);
   const up = sluice.logs.find((l) => l.msg === 'bypass stack up');
-  t.match(up, { backend: 'dpdk', device: `${pmd}0`, driver: pmd, address: STACK_IP }, `the stack runs on the ${pmd} port`);
+  t.match(up, { backend: 'dpdk', device: `${pmd}0`, driver: pmd, address: STACK_IP, rx_mode: 'inplace' }, `the stack runs on the ${pmd} port, rx in place`);
   t.ok(existsSync(`/var/run/dpdk/${prefix}`), 'the EAL runs with the configured file prefix');
   if (pmd === 'net_tap') configureTap(ns);
   await startNsUpstream(t, ns, dir);

@@ -4,7 +4,7 @@
 //
 //   dpdk-child.ts <scenario> <json options>
 //   scenarios: answer (ARP + ICMP responder on a veth), drops (oversize rx, unsendable tx),
-//   errors (EAL/port/mempool failures)
+//   errors (EAL/port/mempool failures), cycle (tx and rx through every mbuf of the pool)
 
 import { createFrameBatch, type FrameBatch } from '../../src/io/port.js';
 import { cleanupDpdk, DpdkPort, initDpdk } from '../../src/io/dpdk.js';
@@ -15,6 +15,10 @@ import { arpFrame, inetChecksum, ipBytes, summarize } from './frames.js';
 interface Options {
   eal: string[];
   device: string;
+  /** cycle: the peer's MAC, frames each way, rx mode. */
+  peerMac?: string;
+  frames?: number;
+  rxMode?: 'inplace' | 'copy';
   stackIp: string;
   kernelIp: string;
   echoes: number;
@@ -139,6 +143,65 @@ async function drops(o: Options): Promise<void> {
   cleanupDpdk();
 }
 
+/** IEEE 802 local experimental EtherType: the peer's stack counts these frames and drops them. */
+const PROBE_TYPE = 0x88b5;
+
+/**
+ * tx and rx through every mbuf of the pool: with no per-lcore cache, mbufs come out of the pool's
+ * ring in turn, so `frames` (several pool sizes) touch each of them, including those at the top
+ * of the pool's memory. tx sends numbered 60-byte frames to the peer and reports the port's
+ * counters (the test compares the peer's); then rx takes as many numbered frames from the peer.
+ */
+async function cycle(o: Options): Promise<void> {
+  const frames = o.frames!;
+  const port = DpdkPort.open({ eal: o.eal, device: o.device, mempoolSize: 2559, rxQueueSize: 2048, txQueueSize: 256, mempoolCache: 0, ...(o.rxMode ? { rxMode: o.rxMode } : {}) });
+  emit({ ready: true, mac: port.macString, rxMode: port.rxMode, pool: port.info.mempool.size });
+  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  const tx = createFrameBatch(32, port.frameMax);
+  const peer = o.peerMac!.split(':').map((h) => parseInt(h, 16));
+  let sent = 0;
+  const txEnd = Date.now() + o.timeoutMs;
+  while (sent < frames && Date.now() < txEnd) {
+    const n = Math.min(32, frames - sent);
+    for (let i = 0; i < n; i++) {
+      const off = i * tx.slotSize;
+      tx.data.fill(0, off, off + 60);
+      tx.data.set(peer, off);
+      tx.data.set(port.mac, off + 6);
+      tx.data[off + 12] = PROBE_TYPE >> 8;
+      tx.data[off + 13] = PROBE_TYPE & 0xff;
+      new DataView(tx.data.buffer, tx.data.byteOffset + off + 14, 4).setUint32(0, sent + i);
+      tx.lengths[i] = 60;
+    }
+    // A frame the PMD could not take now is sent again: count only what it took.
+    sent += port.txBurst(tx, n);
+  }
+  emit({ txDone: true, sent, counters: port.counters(), stats: { ...port.deviceStats(), xstats: undefined } });
+  const rx = port.createRxBatch(32, port.frameMax);
+  const seen = new Uint8Array(frames);
+  let got = 0;
+  let outOfRange = 0;
+  const rxEnd = Date.now() + o.timeoutMs;
+  emit({ rxReady: true });
+  while (got < frames && Date.now() < rxEnd) {
+    const n = port.rxBurst(rx);
+    for (let i = 0; i < n; i++) {
+      const off = rx.offsets === undefined ? i * rx.slotSize : rx.offsets[i]!;
+      if (((rx.data[off + 12]! << 8) | rx.data[off + 13]!) !== PROBE_TYPE) continue;
+      const seq = new DataView(rx.data.buffer, rx.data.byteOffset + off + 14, 4).getUint32(0);
+      if (seq >= frames) outOfRange++;
+      else if (seen[seq] === 0) {
+        seen[seq] = 1;
+        got++;
+      }
+    }
+    if (n === 0) await new Promise((r) => setImmediate(r));
+  }
+  emit({ rxDone: true, got, outOfRange, counters: port.counters(), stats: { ...port.deviceStats(), xstats: undefined } });
+  port.close();
+  cleanupDpdk();
+}
+
 function errors(o: Options): void {
   emit({ badEal: caught(() => initDpdk(['--this-is-not-an-eal-option'])) });
   // Argument errors leave the EAL startable: the same process then starts it properly.
@@ -164,6 +227,7 @@ try {
   if (scenario === 'answer') await answer(opts);
   else if (scenario === 'errors') errors(opts);
   else if (scenario === 'drops') await drops(opts);
+  else if (scenario === 'cycle') await cycle(opts);
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {
   emit({ fatal: e instanceof SluiceError ? { code: e.code, message: e.message, detail: e.detail } : String(e) });
