@@ -3,14 +3,19 @@
 // (sluice-t-bench-<pid>). tx: the port sends 60-byte frames in bursts of 32 as fast as it can.
 // rx: bench/tools/pktflood.c floods 60-byte frames from the namespace (AF_PACKET, sendmmsg)
 // while the port busy-polls bursts of 32 into its rx batch (in place by default; SLUICE_DPDK_RX_MODE=copy). Each DPDK side runs
-// in its own process (the EAL is once per process); CPU is that process's user+sys time.
+// in its own process (the EAL is once per process), pinned to core 0 with the flood on core 1;
+// CPU is that process's user+sys time.
+// tx counts only frames that arrived: the peer's rx_packets, read before and after each run (a
+// PMD's own count says what it handed to the kernel; the veth may still drop, and it counts that).
 // tx runs twice: with the veth's far end receiving inline (its stack runs in the port's syscall,
-// on the port's core) and with it receiving on its own NAPI thread (the port's cost alone, as
-// with a NIC, whose sender stops at the descriptor ring). rx runs twice too: busy-polling a
-// flood (frames per CPU-second is then the flood's rate over a spinning core) and draining a
-// ring filled during 5 ms pauses (the port's own cost per frame when bursts are full).
+// on the port's core) and with it receiving on its own NAPI thread, pinned to core 1 (the port's
+// cost alone, as with a NIC, whose sender stops at the descriptor ring). rx runs twice too:
+// busy-polling a flood (frames per CPU-second is then the flood's rate over a spinning core) and
+// draining a ring filled during 5 ms pauses (the port's own cost per frame when bursts are full).
 // net_null (no kernel, no wire) gives the port's own cost per frame for comparison.
-// Needs root and an addon built with libdpdk. Run: node --import tsx bench/port-dpdk.ts [seconds, default 3]
+// Every case runs once per round, rounds interleaved; each row is the median with the range.
+// Needs root and an addon built with libdpdk.
+// Run: node --import tsx bench/port-dpdk.ts [seconds per case, default 3] [rounds, default 5]
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -148,7 +153,7 @@ function sh(cmd: string, args: string[]): string {
 function runChild(mode: string, device: string, seconds: number, tag: string, dstMac: string, onReady: () => void): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     // stderr (DPDK's and libxdp's log) is shown only when the child fails.
-    const p = spawn(process.execPath, ['--import=tsx', join(HERE, 'port-dpdk.ts'), '--child', mode, device, String(seconds), tag, dstMac], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('taskset', ['-c', '0', process.execPath, '--import=tsx', join(HERE, 'port-dpdk.ts'), '--child', mode, device, String(seconds), tag, dstMac], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -165,16 +170,33 @@ function runChild(mode: string, device: string, seconds: number, tag: string, ds
   });
 }
 
-function mfps(frames: number, ms: number): string {
-  return ((frames / ms) * 1000 / 1e6).toFixed(3);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Frames per second in millions; a row's median with the range over the rounds. */
+function mfps(perSecond: number[]): string {
+  const m = (x: number): string => (x / 1e6).toFixed(2);
+  return perSecond.length === 1 ? `${m(perSecond[0]!)} M` : `${m(median(perSecond))} M (${m(Math.min(...perSecond))}-${m(Math.max(...perSecond))})`;
+}
+
+/** One row of the table: a case run once per round; `cells` formats its rounds' results. */
+interface Case {
+  pmd: string;
+  what: string;
+  run(): Promise<Record<string, number>>;
+  cells(rs: Record<string, number>[]): string[];
 }
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 3);
-  console.log(`# command: node --import tsx bench/port-dpdk.ts ${seconds}`);
+  const rounds = Number(process.argv[3] ?? 5);
+  console.log(`# command: node --import tsx bench/port-dpdk.ts ${seconds} ${rounds}`);
   if (process.getuid?.() !== 0) throw new Error('needs root (namespace, veth, AF_PACKET)');
   if (!loadNative().features.dpdk) throw new Error('the addon was built without libdpdk (apt-get install libdpdk-dev pkg-config; npm run build:native)');
-  console.log(`# node ${process.version}, ${new Date().toISOString()}, burst ${BURST}, 60-byte frames, one lcore, --no-huge`);
+  console.log(`# node ${process.version}, ${new Date().toISOString()}, burst ${BURST}, 60-byte frames, one lcore, --no-huge; port on core 0, flood and veth NAPI threads on core 1; ${rounds} rounds of ${seconds} s per case, interleaved`);
   const work = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const flood = join(work, 'pktflood');
   sh('cc', ['-O2', '-o', flood, join(HERE, 'tools', 'pktflood.c')]);
@@ -197,8 +219,16 @@ async function main(): Promise<void> {
     // The veth's far end receives what the port sends. By default it does that inline, in the
     // sender's softirq, so the port process pays for the receiver's stack too (a real NIC's
     // sender stops at its descriptor ring). With GRO requested and no TSO on the sending end,
-    // veth hands frames to the receiver's NAPI instance, run in its own thread ("threaded"), so
-    // the receive work moves off the port's core. tx is measured both ways.
+    // veth hands frames to the receiver's NAPI instance, run in its own thread ("threaded"),
+    // pinned to core 1, so the receive work moves off the port's core. tx is measured both ways.
+    const napiThreads = (): string[] => {
+      try {
+        return sh('pgrep', ['^napi/']).split('\n').filter(Boolean);
+      } catch {
+        return []; // pgrep exits 1 when there are none
+      }
+    };
+    const napiBefore = new Set(napiThreads());
     const receiverThreads = (on: boolean): void => {
       const f = on ? ['tso', 'off', 'gso', 'off', 'gro', 'on'] : ['tso', 'on', 'gso', 'on', 'gro', 'off'];
       sh('ethtool', ['-K', host, ...f]);
@@ -207,61 +237,113 @@ async function main(): Promise<void> {
       if (on) {
         sh('sh', ['-c', `echo 1 > /sys/class/net/${host}/threaded`]);
         sh('ip', ['netns', 'exec', ns, 'sh', '-c', `echo 1 > /sys/class/net/${peer}/threaded`]);
+        // Only the threads this veth pair got (the host's own NICs' are left alone); veth makes
+        // new ones each time NAPI comes back on.
+        for (const pid of napiThreads().filter((p) => !napiBefore.has(p))) sh('taskset', ['-p', '-c', '1', pid]);
       }
     };
+    const peerCounters = (): { rx: number; hostDropped: number } => ({
+      rx: Number(sh('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${peer}/statistics/rx_packets`]).trim()),
+      hostDropped: Number(sh('cat', [`/sys/class/net/${host}/statistics/tx_dropped`]).trim()),
+    });
     const hostMac = sh('cat', [`/sys/class/net/${host}/address`]).trim();
     const peerMac = sh('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${peer}/address`]).trim();
-    console.log('| pmd | direction | frames/s (wall) | frames per CPU-second of the port process | CPU % | offered (flood) | dropped in port |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- |');
-    // net_null: no kernel and no wire, so this row is the port's own cost per frame (N-API call
+    const perCpu = (r: Record<string, number>[], k = 'frames'): number[] => r.map((x) => x[k]! / (x.cpuMs! / 1000));
+    const wall = (r: Record<string, number>[], k = 'frames', ms = 'wallMs'): number[] => r.map((x) => x[k]! / (x[ms]! / 1000));
+    const cpuPct = (r: Record<string, number>[]): string => `${median(r.map((x) => (x.cpuMs! / x.wallMs!) * 100)).toFixed(0)}`;
+    const cases: Case[] = [];
+    // net_null: no kernel and no wire, so these rows are the port's own cost per frame (N-API call
     // per burst, mbuf alloc/free, one copy per frame); its rx side makes 64-byte frames itself.
-    const nullTx = await runChild('tx', 'net_null0', seconds, 'null-tx', peerMac, () => {});
-    console.log(`| net_null | tx | ${mfps(nullTx.frames, nullTx.wallMs)} M | ${mfps(nullTx.frames, nullTx.cpuMs)} M | ${((nullTx.cpuMs / nullTx.wallMs) * 100).toFixed(0)} | - | ${nullTx.dropped} |`);
-    const nullRx = await runChild('rx', 'net_null0', seconds, 'null-rx', hostMac, () => {});
-    console.log(`| net_null | rx | ${mfps(nullRx.frames, nullRx.wallMs)} M | ${mfps(nullRx.frames, nullRx.cpuMs)} M | ${((nullRx.cpuMs / nullRx.wallMs) * 100).toFixed(0)} | (generated by the PMD) | ${nullRx.dropped} |`);
+    for (const mode of ['tx', 'rx'] as const) {
+      cases.push({
+        pmd: 'net_null', what: mode,
+        run: async () => {
+          const r = await runChild(mode, 'net_null0', seconds, `null-${mode}`, peerMac, () => {});
+          return { frames: r.frames, cpuMs: r.cpuMs, wallMs: r.wallMs };
+        },
+        cells: (r) => [mfps(wall(r)), mfps(perCpu(r)), cpuPct(r), '-', mode === 'rx' ? '(frames made by the PMD)' : '-'],
+      });
+    }
+    // Copy into the stack's slots vs frames read where the PMD put them (zero-copy views).
+    for (const size of [60, 1514]) {
+      cases.push({
+        pmd: `net_null ${size} B`, what: 'rx copy vs in place',
+        run: async () => JSON.parse(sh('taskset', ['-c', '0', process.execPath, '--import=tsx', join(HERE, 'port-dpdk.ts'), '--rx-compare', String(size), String(seconds), `cmp-${size}`]).trim().split('\n').pop()!) as Record<string, number>,
+        cells: (r) => ['-', `copy ${mfps(r.map((x) => x.copy!))}, in place ${mfps(r.map((x) => x.inPlace!))} (x${median(r.map((x) => x.inPlace! / x.copy!)).toFixed(2)})`, '-', '-', '-'],
+      });
+    }
     for (const pmd of ['net_af_packet', 'net_af_xdp']) {
-      receiverThreads(false);
-      if (pmd === 'net_af_packet') {
-        // Copy into the stack's slots vs frames read where the PMD put them (zero-copy views).
-        for (const size of [60, 1514]) {
-          const r = JSON.parse(sh(process.execPath, ['--import=tsx', join(HERE, 'port-dpdk.ts'), '--rx-compare', String(size), String(seconds), `cmp-${size}`]).trim().split('\n').pop()!) as { copy: number; inPlace: number };
-          console.log(`| net_null ${size} B | rx copy vs in place | - | copy ${(r.copy / 1e6).toFixed(2)} M, in place ${(r.inPlace / 1e6).toFixed(2)} M (x${(r.inPlace / r.copy).toFixed(2)}) | - | - | - |`);
-        }
-      }
       const device = `${pmd}0,iface=${host}`;
       for (const threaded of [false, true]) {
-        receiverThreads(threaded);
-        const tx = await runChild('tx', device, seconds, `${pmd}-tx`, peerMac, () => {});
-        const label = threaded ? 'tx, receiver on its NAPI thread' : 'tx, receiver inline';
-        console.log(`| ${pmd} | ${label} | ${mfps(tx.frames, tx.wallMs)} M | ${mfps(tx.frames, tx.cpuMs)} M | ${((tx.cpuMs / tx.wallMs) * 100).toFixed(0)} | - | ${tx.dropped} |`);
+        cases.push({
+          pmd, what: threaded ? 'tx, receiver on its NAPI thread (core 1)' : 'tx, receiver inline',
+          run: async () => {
+            receiverThreads(threaded);
+            const before = peerCounters();
+            const tx = await runChild('tx', device, seconds, `${pmd}-tx`, peerMac, () => {});
+            // The veth's NAPI thread may still be draining its ring: wait until the count settles.
+            let after = peerCounters();
+            for (let i = 0; i < 50; i++) {
+              await new Promise((r) => setTimeout(r, 20));
+              const again = peerCounters();
+              if (again.rx === after.rx) break;
+              after = again;
+            }
+            return { frames: tx.frames, cpuMs: tx.cpuMs, wallMs: tx.wallMs, delivered: after.rx - before.rx, vethDropped: after.hostDropped - before.hostDropped };
+          },
+          // Arrived, as a share of what the port counted as sent: the veth's own drops (its ring
+          // to the NAPI thread full) and anything else lost on the way.
+          cells: (r) => [mfps(wall(r, 'delivered')), mfps(perCpu(r, 'delivered')), cpuPct(r), '-',
+            `arrived ${median(r.map((x) => (x.delivered! / x.frames!) * 100)).toFixed(2)}% of the port's count (veth drops ${median(r.map((x) => (x.vethDropped! / x.frames!) * 100)).toFixed(2)}%)`],
+        });
       }
-      let flooded = '';
-      let floodDone: Promise<void> = Promise.resolve();
-      const rx = await runChild('rx', device, seconds, `${pmd}-rx`, hostMac, () => {
-        floodDone = new Promise((resolve) => {
-          const f = spawn('ip', ['netns', 'exec', ns, flood, peer, hostMac, String(Math.max(1, seconds - 0.5))], { stdio: ['ignore', 'pipe', 'inherit'] });
-          f.stdout.on('data', (d: Buffer) => (flooded += d.toString()));
-          f.on('exit', () => resolve());
-        });
+      cases.push({
+        pmd, what: 'rx, busy-polling a flood',
+        run: async () => {
+          receiverThreads(false);
+          let flooded = '';
+          let floodDone: Promise<void> = Promise.resolve();
+          const rx = await runChild('rx', device, seconds, `${pmd}-rx`, hostMac, () => {
+            floodDone = new Promise((resolve) => {
+              const f = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', '1', flood, peer, hostMac, String(Math.max(1, seconds - 0.5))], { stdio: ['ignore', 'pipe', 'inherit'] });
+              f.stdout.on('data', (d: Buffer) => (flooded += d.toString()));
+              f.on('exit', () => resolve());
+            });
+          });
+          await floodDone;
+          const sent = Number(/frames=(\d+)/.exec(flooded)?.[1] ?? 0);
+          const fsecs = Number(/seconds=([\d.]+)/.exec(flooded)?.[1] ?? 1);
+          return { frames: rx.frames, cpuMs: rx.cpuMs, wallMs: rx.wallMs, floodMs: fsecs * 1000, sent, dropped: rx.dropped, imissed: Number(rx.stats.imissed) };
+        },
+        // rx wall rate over the flood's duration: the port polls longer than the flood lasts.
+        cells: (r) => [mfps(wall(r, 'frames', 'floodMs')), mfps(perCpu(r)), cpuPct(r), mfps(wall(r, 'sent', 'floodMs')), `${median(r.map((x) => x.dropped!))} (device imissed ${median(r.map((x) => x.imissed!))})`],
       });
-      await floodDone;
-      const sent = Number(/frames=(\d+)/.exec(flooded)?.[1] ?? 0);
-      const fsecs = Number(/seconds=([\d.]+)/.exec(flooded)?.[1] ?? 1);
-      // rx wall rate over the flood's duration: the port polls longer than the flood lasts.
-      console.log(`| ${pmd} | rx, busy-polling a flood | ${mfps(rx.frames, fsecs * 1000)} M | ${mfps(rx.frames, rx.cpuMs)} M | ${((rx.cpuMs / rx.wallMs) * 100).toFixed(0)} | ${mfps(sent, fsecs * 1000)} M (${sent} frames) | ${rx.dropped} (device imissed ${String(rx.stats.imissed)}) |`);
-      let drained = '';
-      let drainFlood: Promise<void> = Promise.resolve();
-      const rd = await runChild('rxdrain', device, seconds, `${pmd}-rxd`, hostMac, () => {
-        drainFlood = new Promise((resolve) => {
-          const f = spawn('ip', ['netns', 'exec', ns, flood, peer, hostMac, String(seconds + 0.5)], { stdio: ['ignore', 'pipe', 'inherit'] });
-          f.stdout.on('data', (d: Buffer) => (drained += d.toString()));
-          f.on('exit', () => resolve());
-        });
+      cases.push({
+        pmd, what: 'rx, draining a filled ring (5 ms pauses)',
+        run: async () => {
+          receiverThreads(false);
+          let drained = '';
+          let drainFlood: Promise<void> = Promise.resolve();
+          const rd = await runChild('rxdrain', device, seconds, `${pmd}-rxd`, hostMac, () => {
+            drainFlood = new Promise((resolve) => {
+              const f = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', '1', flood, peer, hostMac, String(seconds + 0.5)], { stdio: ['ignore', 'pipe', 'inherit'] });
+              f.stdout.on('data', (d: Buffer) => (drained += d.toString()));
+              f.on('exit', () => resolve());
+            });
+          });
+          await drainFlood;
+          return { frames: rd.frames, cpuMs: rd.cpuMs, wallMs: rd.wallMs, bursts: Number(rd.stats.bursts ?? 1), dropped: rd.dropped, imissed: Number(rd.stats.imissed) };
+        },
+        cells: (r) => ['-', `${mfps(perCpu(r))}, ${median(r.map((x) => x.frames! / x.bursts!)).toFixed(1)} per burst`, '-', '(flood)', `${median(r.map((x) => x.dropped!))} (device imissed ${median(r.map((x) => x.imissed!))})`],
       });
-      await drainFlood;
-      const perBurst = rd.frames / Number(rd.stats.bursts ?? 1);
-      console.log(`| ${pmd} | rx, draining a filled ring (5 ms pauses) | - | ${mfps(rd.frames, rd.cpuMs)} M (${rd.frames} frames in ${rd.cpuMs.toFixed(0)} ms of draining, ${perBurst.toFixed(1)} per burst) | - | ${drained.trim()} | ${rd.dropped} (device imissed ${String(rd.stats.imissed)}) |`);
     }
+    const results: Record<string, number>[][] = cases.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < cases.length; i++) results[i]!.push(await cases[i]!.run());
+    }
+    console.log('| pmd | case | frames/s (wall) | frames per CPU-second of the port process | CPU % | offered (flood) | notes |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    for (let i = 0; i < cases.length; i++) console.log(`| ${cases[i]!.pmd} | ${cases[i]!.what} | ${cases[i]!.cells(results[i]!).join(' | ')} |`);
   } finally {
     cleanup();
   }
