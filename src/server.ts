@@ -247,7 +247,7 @@ export class SluiceServer {
     });
     this.stacks.set(key, stack);
     const port = stack.port as DpdkPort;
-    this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk', rx_mode: port.rxMode, ...(port.rxModeFallback !== undefined ? { rx_mode_fallback: port.rxModeFallback } : {}) }, 'bypass stack up');
+    this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk', rx_mode: port.rxMode, checksums: { rx: port.info.checksumInUse.rx ? 'device' : 'software', tx: port.info.checksumInUse.tx ? 'device' : 'software' }, ...(port.rxModeFallback !== undefined ? { rx_mode_fallback: port.rxModeFallback } : {}) }, 'bypass stack up');
     this.logFilter(stack);
     return stack;
   }

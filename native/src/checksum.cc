@@ -140,14 +140,7 @@ Napi::Value CsumFillBurst(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-uint8_t RxChecksumFlags(uint8_t* frame, uint32_t len) {
-  Ipv4Frame v;
-  if (!FindIpv4(frame, len, &v)) return 0;
-  uint8_t ip = Verdict(Sum16(v.ip, v.headerLength));
-  // A bad header is dropped for that reason before its payload matters.
-  if (ip == kCsumBad || v.tcp == nullptr) return ip;
-  return static_cast<uint8_t>(ip | (Verdict(TcpSum(v)) << kRxL4Shift));
-}
+uint8_t RxChecksumFlags(uint8_t* frame, uint32_t len) { return RxChecksumFlagsHinted(frame, len, 0, 0); }
 
 void TxFillChecksums(uint8_t* frame, uint32_t len, uint8_t want) {
   Ipv4Frame v;
@@ -162,6 +155,37 @@ void TxFillChecksums(uint8_t* frame, uint32_t len, uint8_t want) {
     v.tcp[17] = 0;
     PutChecksum(v.tcp + 16, TcpSum(v));
   }
+}
+
+uint8_t RxChecksumFlagsHinted(uint8_t* frame, uint32_t len, uint8_t nicIp, uint8_t nicL4) {
+  Ipv4Frame v;
+  if (!FindIpv4(frame, len, &v)) return 0;
+  uint8_t ip = nicIp != 0 ? nicIp : Verdict(Sum16(v.ip, v.headerLength));
+  // A bad header is dropped for that reason before its payload matters.
+  if (ip == kCsumBad || v.tcp == nullptr) return ip;
+  uint8_t l4 = nicL4 != 0 ? nicL4 : Verdict(TcpSum(v));
+  return static_cast<uint8_t>(ip | (l4 << kRxL4Shift));
+}
+
+uint8_t TxPrepareNicChecksums(uint8_t* frame, uint32_t len, uint8_t want, uint32_t* l3len) {
+  Ipv4Frame v;
+  if (want == 0 || !FindIpv4(frame, len, &v)) return 0;
+  *l3len = v.headerLength;
+  uint8_t asked = 0;
+  if (want & kTxIpCsum) {
+    v.ip[10] = 0;
+    v.ip[11] = 0;
+    asked |= kTxIpCsum;
+  }
+  if ((want & kTxTcpCsum) && v.tcp != nullptr) {
+    // The pseudo-header sum, not complemented (what rte_ipv4_phdr_cksum gives); the NIC adds the
+    // segment's own sum to it and complements.
+    uint32_t ph = Fold(static_cast<uint64_t>(Sum16(v.ip + 12, 8)) + kProtoTcp + v.tcpLength);
+    v.tcp[16] = static_cast<uint8_t>(ph >> 8);
+    v.tcp[17] = static_cast<uint8_t>(ph);
+    asked |= kTxTcpCsum;
+  }
+  return asked;
 }
 
 void InitChecksum(Napi::Env env, Napi::Object exports) {

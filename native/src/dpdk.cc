@@ -60,6 +60,12 @@ struct PortState {
   uint64_t rxTooBig = 0;  // frames longer than the caller's slot, dropped
   uint64_t txTooBig = 0;  // frames of length 0 or longer than one mbuf, dropped
   uint64_t txNoMbuf = 0;  // tx bursts cut short because the pool was empty
+  // Checksum offload the PMD reported and dpdkPortOpen enabled (option nicChecksum): rx verdicts
+  // come from the mbufs' ol_flags, tx checksums are left to the device.
+  bool rxNicCsum = false;
+  bool txNicCsum = false;
+  uint64_t rxNicVerdicts = 0;  // frames whose IPv4 verdict the device gave
+  uint64_t txNicChecksums = 0;  // frames sent with checksums left to the device
   // dpdkRxBurstInPlace: mbufs whose data JavaScript is reading, freed by the next call or close.
   std::vector<rte_mbuf*> held;
 };
@@ -323,6 +329,8 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   bool promiscuous = o.Get("promiscuous").ToBoolean().Value();
+  Napi::Value nc = o.Get("nicChecksum");
+  bool nicChecksum = nc.IsUndefined() || nc.ToBoolean().Value();
   // The pool must be able to fill the rx ring, hold a full tx ring in flight, one burst being
   // built and the per-lcore cache; fewer mbufs and rx stalls once the rings fill (PMDs refill rx
   // descriptors from this pool and drop, counted as rx_nombuf, when it is empty).
@@ -405,6 +413,13 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
   rte_eth_conf conf;
   std::memset(&conf, 0, sizeof conf);
   conf.rxmode.mtu = static_cast<uint32_t>(mtu);
+  // IPv4 and TCP checksum offload, each direction only when the PMD has both.
+  constexpr uint64_t kRxCsum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+  constexpr uint64_t kTxCsum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+  bool rxNic = nicChecksum && (dev.rx_offload_capa & kRxCsum) == kRxCsum;
+  bool txNic = nicChecksum && (dev.tx_offload_capa & kTxCsum) == kTxCsum;
+  if (rxNic) conf.rxmode.offloads |= kRxCsum;
+  if (txNic) conf.txmode.offloads |= kTxCsum;
   rc = rte_eth_dev_configure(port, 1, 1, &conf);
   if (rc != 0) {
     Release(port, dev.device, probed, pool);
@@ -476,6 +491,8 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
   st.device = dev.device;
   st.pool = pool;
   st.dataRoom = dataRoom;
+  st.rxNicCsum = rxNic;
+  st.txNicCsum = txNic;
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("portId", Napi::Number::New(env, port));
@@ -491,10 +508,9 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
   l.Set("speedMbps", Napi::Number::New(env, link.link_speed));
   l.Set("fullDuplex", Napi::Boolean::New(env, link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX));
   out.Set("link", l);
-  // What the PMD could offload. Nothing is enabled: the bursts verify and fill IPv4 and TCP
-  // checksums in software while each frame is in cache (checksum.cc), which every PMD here
-  // needs (the virtual devices report no checksum offload); these tell `sluice doctor` and the
-  // metrics what a hardware offload could take over.
+  // What the PMD could offload. IPv4+TCP checksums are enabled per direction when it has both
+  // (checksumInUse); otherwise the bursts verify and fill them in software while each frame is
+  // in cache (checksum.cc).
   Napi::Object rx = Napi::Object::New(env);
   rx.Set("ipv4Checksum", Napi::Boolean::New(env, (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0));
   rx.Set("tcpChecksum", Napi::Boolean::New(env, (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0));
@@ -510,12 +526,29 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
   caps.Set("rx", rx);
   caps.Set("tx", tx);
   out.Set("capabilities", caps);
+  Napi::Object inUse = Napi::Object::New(env);
+  inUse.Set("rx", Napi::Boolean::New(env, rxNic));
+  inUse.Set("tx", Napi::Boolean::New(env, txNic));
+  out.Set("checksumInUse", inUse);
   Napi::Object mp = Napi::Object::New(env);
   mp.Set("size", Napi::Number::New(env, static_cast<double>(poolSize)));
   mp.Set("dataRoom", Napi::Number::New(env, dataRoom));
   mp.Set("cache", Napi::Number::New(env, static_cast<double>(cache)));
   out.Set("mempool", mp);
   return out;
+}
+
+// A received frame's checksum verdicts (sluice.h): from the device's ol_flags where it checked,
+// computed for the rest.
+inline uint8_t RxFlags(PortState& st, const rte_mbuf* m, uint8_t* frame, uint32_t len) {
+  if (!st.rxNicCsum) return RxChecksumFlags(frame, len);
+  auto verdict = [](uint64_t v, uint64_t good, uint64_t bad) -> uint8_t {
+    return v == good ? kCsumGood : v == bad ? kCsumBad : 0;
+  };
+  uint8_t ip = verdict(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK, RTE_MBUF_F_RX_IP_CKSUM_GOOD, RTE_MBUF_F_RX_IP_CKSUM_BAD);
+  uint8_t l4 = verdict(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD, RTE_MBUF_F_RX_L4_CKSUM_BAD);
+  if (ip != 0) st.rxNicVerdicts++;
+  return RxChecksumFlagsHinted(frame, len, ip, l4);
 }
 
 // dpdkRxBurst(portId, data, lengths, slotSize, capacity, stats?, flags?) -> count. Each mbuf's
@@ -548,7 +581,9 @@ Napi::Value DpdkRxBurst(const Napi::CallbackInfo& info) {
         std::memcpy(dst, rte_pktmbuf_mtod(s, const uint8_t*), s->data_len);
         dst += s->data_len;
       }
-      b.Received(n++, len);
+      b.lengths[n] = len;
+      if (b.flags != nullptr) b.flags[n] = RxFlags(st, m, b.At(n), len);
+      n++;
       bytes += len;
     }
     if (got > 0) rte_pktmbuf_free_bulk(pkts, got);
@@ -649,7 +684,7 @@ Napi::Value DpdkRxBurstInPlace(const Napi::CallbackInfo& info) {
       uint32_t len = m->data_len;
       offsets[n] = static_cast<uint32_t>(frame - base);
       lengths[n] = len;
-      if (flags != nullptr) flags[n] = RxChecksumFlags(frame, len);
+      if (flags != nullptr) flags[n] = RxFlags(st, m, frame, len);
       n++;
       bytes += len;
     }
@@ -660,6 +695,22 @@ Napi::Value DpdkRxBurstInPlace(const Napi::CallbackInfo& info) {
     stats[1] = bytes;
   }
   return Napi::Number::New(env, n);
+}
+
+// rte_eth_tx_prepare: the PMD's own fix-ups for offload requests (some NICs want the pseudo-header
+// sum differently); a frame it refuses gets its checksums in software and no offload flags, so the
+// burst still goes out whole.
+void PrepareForDevice(uint16_t port, rte_mbuf** pkts, uint32_t n) {
+  uint32_t done = 0;
+  while (done < n) {
+    done += rte_eth_tx_prepare(port, 0, pkts + done, static_cast<uint16_t>(n - done));
+    if (done >= n) break;
+    rte_mbuf* m = pkts[done++];
+    uint8_t want = ((m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM) ? kTxIpCsum : 0) |
+                   (((m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM) ? kTxTcpCsum : 0);
+    m->ol_flags &= ~(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK);
+    TxFillChecksums(rte_pktmbuf_mtod(m, uint8_t*), m->data_len, want);
+  }
 }
 
 // dpdkTxBurst(portId, data, lengths, count, slotSize, stats?, flags?) -> consumed. Frames
@@ -710,14 +761,32 @@ Napi::Value DpdkTxBurst(const Napi::CallbackInfo& info) {
       i = frameOf[0];
       break;
     }
+    bool nic = false;
     for (uint32_t k = 0; k < take; k++) {
       rte_mbuf* m = pkts[k];
-      uint32_t len = b.lengths[frameOf[k]];
-      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), b.Outgoing(frameOf[k]), len);
+      uint32_t f = frameOf[k];
+      uint32_t len = b.lengths[f];
+      uint8_t* dst = rte_pktmbuf_mtod(m, uint8_t*);
+      std::memcpy(dst, b.Outgoing(f, !st.txNicCsum), len);
       m->data_len = static_cast<uint16_t>(len);
       m->pkt_len = len;
+      uint32_t l3 = 0;
+      uint8_t asked = st.txNicCsum ? TxPrepareNicChecksums(dst, len, b.Wanted(f), &l3) : 0;
+      if (asked != 0) {
+        m->l2_len = 14;
+        m->l3_len = static_cast<uint16_t>(l3);
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | ((asked & kTxIpCsum) ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                       ((asked & kTxTcpCsum) ? RTE_MBUF_F_TX_TCP_CKSUM : 0);
+        nic = true;
+      }
     }
+    if (nic) PrepareForDevice(port, pkts, take);
     uint16_t sent = rte_eth_tx_burst(port, 0, pkts, static_cast<uint16_t>(take));
+    if (nic) {
+      for (uint32_t k = 0; k < sent; k++) {
+        if (pkts[k]->ol_flags & RTE_MBUF_F_TX_IPV4) st.txNicChecksums++;
+      }
+    }
     for (uint32_t k = 0; k < sent; k++) bytes += b.lengths[frameOf[k]];
     if (sent < take) {
       rte_pktmbuf_free_bulk(pkts + sent, take - sent);
@@ -759,6 +828,8 @@ Napi::Value DpdkPortStats(const Napi::CallbackInfo& info) {
   num("rxTooBig", st.rxTooBig);
   num("txTooBig", st.txTooBig);
   num("txNoMbuf", st.txNoMbuf);
+  num("rxNicVerdicts", st.rxNicVerdicts);
+  num("txNicChecksums", st.txNicChecksums);
   num("mempoolAvailable", rte_mempool_avail_count(st.pool));
   Napi::Object xs = Napi::Object::New(env);
   int n = rte_eth_xstats_get_names(port, nullptr, 0);

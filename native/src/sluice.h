@@ -52,6 +52,13 @@ constexpr uint8_t kTxTcpCsum = 2;
 // unfragmented IPv4 (and, for TCP, a whole TCP header) is left unchecked, or as it is.
 uint8_t RxChecksumFlags(uint8_t* frame, uint32_t len);
 void TxFillChecksums(uint8_t* frame, uint32_t len, uint8_t want);
+// With a NIC's verdicts (kCsumGood, kCsumBad, or 0 when it did not check): those it gave are
+// taken as they are (the TCP one only for a frame this code also sees as TCP), the rest computed.
+uint8_t RxChecksumFlagsHinted(uint8_t* frame, uint32_t len, uint8_t nicIp, uint8_t nicL4);
+// For a NIC that fills checksums: what of `want` it can be asked for (kTx* bits) on this frame,
+// whose fields are readied as DPDK's checksum offload expects (IPv4 checksum zero, TCP checksum
+// the pseudo-header sum); *l3len is the IPv4 header length. 0: nothing asked, fill in software.
+uint8_t TxPrepareNicChecksums(uint8_t* frame, uint32_t len, uint8_t want, uint32_t* l3len);
 
 // The argument order of a burst's count and slot size: rx takes (slotSize, capacity), tx takes
 // (count, slotSize).
@@ -75,15 +82,18 @@ struct BurstSlots {
     if (flags != nullptr) flags[i] = RxChecksumFlags(At(i), len);
   }
 
-  // tx: frame i's bytes with the checksums its flags ask for filled in, or null when it cannot
-  // be sent (length 0 or longer than its slot).
-  uint8_t* Outgoing(uint32_t i) {
+  // tx: frame i's bytes with the checksums its flags ask for filled in (unless `fill` is false:
+  // a NIC fills them), or null when it cannot be sent (length 0 or longer than its slot).
+  uint8_t* Outgoing(uint32_t i, bool fill = true) {
     uint32_t len = lengths[i];
     if (len == 0 || len > slot) return nullptr;
     uint8_t* p = At(i);
-    if (flags != nullptr && flags[i] != 0) TxFillChecksums(p, len, flags[i]);
+    if (fill && flags != nullptr && flags[i] != 0) TxFillChecksums(p, len, flags[i]);
     return p;
   }
+
+  // tx: the checksums frame i's flags ask for (0 without flags).
+  uint8_t Wanted(uint32_t i) const { return flags != nullptr ? flags[i] : 0; }
 
   void Report(uint32_t dropped, uint32_t bytes) const {
     if (stats == nullptr) return;

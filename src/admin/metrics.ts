@@ -165,6 +165,8 @@ export class Metrics {
     // rx_mbuf_allocation_errors, per-queue counts, ...); all are monotonic counters.
     counter('sluice_bypass_port_xstats_total', 'DPDK device extended statistics (rte_eth_xstats_get) by name', ['device', 'name'], (s) =>
       Object.entries(s.port.xstats ?? {}).map(([name, v]): [Record<string, string>, number] => [{ name }, v]));
+    counter('sluice_bypass_port_device_checksums_total', "Frames whose IPv4/TCP checksums the DPDK device judged (rx) or filled (tx) through its checksum offload", ['device', 'direction'], (s) =>
+      s.port.checksum ? [[{ direction: 'rx' }, s.port.checksum.deviceRx], [{ direction: 'tx' }, s.port.checksum.deviceTx]] : []);
     // The XDP copy of the packet filter (docs/xdp.md): drops here never reached the stack above.
     new Gauge({
       name: 'sluice_bypass_xdp_attached', help: 'Whether the XDP copy of the packet filter is attached (1) or configured but not in force (0)', labelNames: ['device', 'interface'] as const, registers: r,

@@ -159,6 +159,8 @@ function formatStack(s: BypassNetstat): string {
       `  poll duty ${pct(p.dutyCycle)}  rx ${p.rxPackets} pkts ${bytes(p.rxBytes)}  tx ${p.txPackets} pkts ${bytes(p.txBytes)}` +
       (p.drops > 0 ? `  port drops ${p.drops}` : ''),
   );
+  const c = s.port.checksum;
+  if (c) out.push(`checksums: rx by ${c.rx}, tx by ${c.tx}` + (c.rx === 'device' || c.tx === 'device' ? ` (device judged ${c.deviceRx} frames, filled ${c.deviceTx})` : ''));
   if (v.neighbours.length > 0) {
     out.push('neighbours: ' + v.neighbours.map((n) => `${n.ip} ${n.mac ?? '(incomplete)'} ${n.state}`).join(', '));
   }

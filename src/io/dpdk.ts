@@ -33,6 +33,12 @@ export interface DpdkPortOptions {
   /** Verify and fill IPv4/TCP checksums in the native bursts (PortOffloads). Default true. */
   checksumOffload?: boolean;
   /**
+   * Within that, let the device do it where it has IPv4+TCP checksum offload (rx verdicts from
+   * the mbufs' ol_flags, tx checksums filled by the device; info.checksumInUse says per
+   * direction), else the bursts compute them. Default true.
+   */
+  nicChecksum?: boolean;
+  /**
    * How the poll loop's rx batch (createRxBatch) gets frames: 'inplace' hands the stack each
    * frame where the PMD put it, in one view over the mbuf pool (no copy; the burst's mbufs are
    * held until the next burst); 'copy' copies each frame into a slot of a preallocated batch.
@@ -115,7 +121,7 @@ export class DpdkPort implements PacketPort {
   readonly portId: number;
   /** What the port reported when it opened: driver, link, offload capabilities, pool. */
   readonly info: DpdkPortInfo;
-  /** Checksums verified and filled in software by the bursts (the PMD's own offloads are not used). */
+  /** Checksums verified and filled by the bursts: by the device where info.checksumInUse says so, else in software. */
   readonly offloads: PortOffloads;
 
   private readonly d: DpdkAddon;
@@ -152,6 +158,7 @@ export class DpdkPort implements PacketPort {
         ...(options.mempoolSize !== undefined ? { mempoolSize: options.mempoolSize } : {}),
         ...(options.mempoolCache !== undefined ? { mempoolCache: options.mempoolCache } : {}),
         promiscuous: options.promiscuous ?? false,
+        nicChecksum: options.nicChecksum ?? true,
       });
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk port '${options.device}'`);

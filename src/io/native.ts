@@ -75,6 +75,8 @@ export interface DpdkPortOpenOptions {
   mempoolCache?: number;
   mtu?: number;
   promiscuous?: boolean;
+  /** Enable the device's IPv4+TCP checksum offload, per direction, where it has both. Default true. */
+  nicChecksum?: boolean;
 }
 
 export interface DpdkOffloads {
@@ -98,6 +100,8 @@ export interface DpdkPortInfo {
     tx: DpdkOffloads & { tcpSegmentation: boolean; multiSegment: boolean };
   };
   mempool: { size: number; dataRoom: number; cache: number };
+  /** Checksum offload enabled on the device: rx verdicts from its ol_flags, tx checksums filled by it. */
+  checksumInUse: { rx: boolean; tx: boolean };
 }
 
 export interface DpdkPortStats {
@@ -115,6 +119,10 @@ export interface DpdkPortStats {
   txTooBig: number;
   /** tx bursts cut short by an empty mbuf pool. */
   txNoMbuf: number;
+  /** Frames whose IPv4 checksum verdict the device gave (checksumInUse.rx). */
+  rxNicVerdicts: number;
+  /** Frames sent with their checksums left to the device (checksumInUse.tx). */
+  txNicChecksums: number;
   mempoolAvailable: number;
   /** The PMD's extended statistics by name (rte_eth_xstats_get). */
   xstats: Record<string, number>;

@@ -57,7 +57,13 @@ export type BypassDpdkOptions = Omit<BypassStackOptions, 'device' | 'mtu'> & { d
 export interface BypassNetstat {
   device: string;
   /** The packet port under the stack: its backend, counters and (DPDK) the device's xstats. */
-  port: { backend: string; counters: PortCounters; xstats?: Record<string, number> };
+  port: {
+    backend: string;
+    counters: PortCounters;
+    xstats?: Record<string, number>;
+    /** DPDK: who verifies and fills the IPv4/TCP checksums per direction, and the frames the device did. */
+    checksum?: { rx: 'device' | 'software'; tx: 'device' | 'software'; deviceRx: number; deviceTx: number };
+  };
   stack: NetstatView;
   tcp: Omit<TcpCounters, 'states'> & { states: Record<string, number> };
   connections: (TcpConnectionInfo & { local: string; remote: string })[];
@@ -268,7 +274,7 @@ export class BypassStack {
     const p = this.port;
     return {
       device: p.name,
-      port: { backend: p.backend, counters: p.counters(), ...(p instanceof DpdkPort && !p.closed ? { xstats: p.deviceStats().xstats } : {}) },
+      port: { backend: p.backend, counters: p.counters(), ...(p instanceof DpdkPort && !p.closed ? dpdkPortDetail(p) : {}) },
       stack: this.stack.netstat(),
       tcp: { ...this.tcp.counters, states: { ...this.tcp.counters.states } },
       connections,
@@ -301,4 +307,14 @@ function afXdpIface(devargs: string): string | null {
 
 function sameXdp(a: BypassXdpOptions | null, b: BypassXdpOptions | null): boolean {
   return a === b || (a !== null && b !== null && a.interface === b.interface && a.mode === b.mode);
+}
+
+/** A DPDK port's part of netstat: the device's xstats and where its checksums are done. */
+function dpdkPortDetail(p: DpdkPort): Pick<BypassNetstat['port'], 'xstats' | 'checksum'> {
+  const st = p.deviceStats();
+  const inUse = p.info.checksumInUse;
+  return {
+    xstats: st.xstats,
+    checksum: { rx: inUse.rx ? 'device' : 'software', tx: inUse.tx ? 'device' : 'software', deviceRx: st.rxNicVerdicts, deviceTx: st.txNicChecksums },
+  };
 }

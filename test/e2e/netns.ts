@@ -281,6 +281,7 @@ export interface NetstatJson {
     stack: { address: string; counters: { rxDrop: Record<string, number> } };
     tcp: { states: Record<string, number>; segmentsIn: number; retransmits: number; checksumErrors: number };
     connections: { state: string; local: string; remote: string }[];
+    port: BypassNetstat['port'];
   }[];
 }
 

@@ -4,8 +4,10 @@
 //
 //   dpdk-child.ts <scenario> <json options>
 //   scenarios: answer (ARP + ICMP responder on a veth), drops (oversize rx, unsendable tx),
-//   errors (EAL/port/mempool failures), cycle (tx and rx through every mbuf of the pool)
+//   errors (EAL/port/mempool failures), cycle (tx and rx through every mbuf of the pool),
+//   drive (the test sends and reads frames through the port, with checksum flags)
 
+import { createInterface } from 'node:readline';
 import { createFrameBatch, type FrameBatch } from '../../src/io/port.js';
 import { cleanupDpdk, DpdkPort, initDpdk } from '../../src/io/dpdk.js';
 import { loadNative, dpdkAddon } from '../../src/io/native.js';
@@ -19,6 +21,8 @@ interface Options {
   peerMac?: string;
   frames?: number;
   rxMode?: 'inplace' | 'copy';
+  /** drive: DpdkPort's nicChecksum option. */
+  nicChecksum?: boolean;
   stackIp: string;
   kernelIp: string;
   echoes: number;
@@ -202,6 +206,43 @@ async function cycle(o: Options): Promise<void> {
   cleanupDpdk();
 }
 
+/**
+ * The port under the test's control: every frame received is reported as { rx: hex, flags } (its
+ * checksum verdicts); stdin lines { tx: hex, flags, seq } send one frame (answered { sent, seq,
+ * slot: the slot's bytes after the burst }), and { stats: true, seq } answers { stats, counters,
+ * seq }. stdin's end closes the port.
+ */
+async function drive(o: Options): Promise<void> {
+  const port = DpdkPort.open({ eal: o.eal, device: o.device, ...(o.nicChecksum !== undefined ? { nicChecksum: o.nicChecksum } : {}) });
+  emit({ ready: true, mac: port.macString, offloads: port.offloads, info: { ...port.info, mac: port.macString } });
+  const rx = port.createRxBatch(32, port.frameMax);
+  const tx = createFrameBatch(1, port.frameMax);
+  let open = true;
+  const commands = createInterface({ input: process.stdin });
+  commands.on('line', (line) => {
+    const c = JSON.parse(line) as { tx?: string; flags?: number; stats?: boolean; seq?: number };
+    if (c.tx !== undefined) {
+      const f = Buffer.from(c.tx, 'hex');
+      tx.data.set(f, 0);
+      tx.lengths[0] = f.length;
+      tx.flags[0] = c.flags ?? 0;
+      emit({ sent: port.txBurst(tx, 1), seq: c.seq, slot: Buffer.from(tx.data.subarray(0, f.length)).toString('hex') });
+    } else if (c.stats) emit({ stats: { ...port.deviceStats(), xstats: undefined }, counters: port.counters(), seq: c.seq });
+  });
+  commands.on('close', () => (open = false));
+  while (open) {
+    const n = port.rxBurst(rx);
+    for (let i = 0; i < n; i++) {
+      const off = rx.offsets === undefined ? i * rx.slotSize : rx.offsets[i]!;
+      emit({ rx: Buffer.from(rx.data.subarray(off, off + rx.lengths[i]!)).toString('hex'), flags: rx.flags[i]! });
+    }
+    await new Promise((r) => setTimeout(r, n === 0 ? 1 : 0));
+  }
+  port.close();
+  cleanupDpdk();
+  emit({ closed: true });
+}
+
 function errors(o: Options): void {
   emit({ badEal: caught(() => initDpdk(['--this-is-not-an-eal-option'])) });
   // Argument errors leave the EAL startable: the same process then starts it properly.
@@ -228,6 +269,7 @@ try {
   else if (scenario === 'errors') errors(opts);
   else if (scenario === 'drops') await drops(opts);
   else if (scenario === 'cycle') await cycle(opts);
+  else if (scenario === 'drive') await drive(opts);
   else throw new Error(`unknown scenario ${scenario}`);
 } catch (e) {
   emit({ fatal: e instanceof SluiceError ? { code: e.code, message: e.message, detail: e.detail } : String(e) });
