@@ -28,12 +28,13 @@
 #               resumes TLS sessions, so it measures resumed handshakes; hsload never resumes and
 #               reports resumed=0, checked), p99, CPU per connection
 #   bulk:       wrk -t1 -c4 -d$SHORT https://IP/bulk                1 MiB direct responses: MB/s
-# Ratios are to the kernel path. Then: node --import tsx bench/port-dpdk.ts $PORT_SECS (its own
+# Ratios are to the kernel path. Then: node --import tsx bench/port-dpdk.ts $PORT_SECS $PORT_ROUNDS (its own
 # namespace and processes, after Sluice has stopped).
 #
 # Usage:  sudo bash bench/paths.sh
 # Tunables (environment): ROUNDS=3 DURATION=6s SHORT=5s SLUICE_CORE=0 LOAD_CORE=1 CONNS=50
 #                         PORT_SECS=2 (seconds per port-dpdk case; 0 skips it)
+#                         PORT_ROUNDS=3 (port-dpdk rounds; each row is the median)
 #                         SLUICE_DPDK_RX_MODE=copy (the DPDK ports' rx; default inplace, src/io/dpdk.ts)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,6 +45,7 @@ SLUICE_CORE=${SLUICE_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 CONNS=${CONNS:-50}
 PORT_SECS=${PORT_SECS:-2}
+PORT_ROUNDS=${PORT_ROUNDS:-3}
 PATHS="kernel tap afpkt afxdp"
 
 if [ "$(id -u)" -ne 0 ]; then echo "paths.sh: needs root (namespaces, veth, TAP, AF_PACKET/AF_XDP)" >&2; exit 1; fi
@@ -248,5 +250,5 @@ if ls "/var/run/dpdk/$EAL_PREFIX" >/dev/null 2>&1; then echo "   NOTE: /var/run/
 
 [ "$PORT_SECS" = 0 ] && exit 0   # PORT_SECS=0: no raw port rates
 echo
-echo "== raw DPDK packet-port rates: node --import tsx bench/port-dpdk.ts $PORT_SECS"
-(cd "$ROOT" && node --import tsx bench/port-dpdk.ts "$PORT_SECS") 2>&1 | grep -v '^EAL:\|^TELEMETRY' | sed 's/^/   /'
+echo "== raw DPDK packet-port rates: node --import tsx bench/port-dpdk.ts $PORT_SECS $PORT_ROUNDS"
+(cd "$ROOT" && node --import tsx bench/port-dpdk.ts "$PORT_SECS" "$PORT_ROUNDS") 2>&1 | grep -v '^EAL:\|^TELEMETRY' | sed 's/^/   /'

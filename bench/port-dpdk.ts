@@ -237,9 +237,16 @@ async function main(): Promise<void> {
       if (on) {
         sh('sh', ['-c', `echo 1 > /sys/class/net/${host}/threaded`]);
         sh('ip', ['netns', 'exec', ns, 'sh', '-c', `echo 1 > /sys/class/net/${peer}/threaded`]);
-        // Only the threads this veth pair got (the host's own NICs' are left alone); veth makes
-        // new ones each time NAPI comes back on.
-        for (const pid of napiThreads().filter((p) => !napiBefore.has(p))) sh('taskset', ['-p', '-c', '1', pid]);
+        // Only the threads this veth pair got (the host's own NICs' are left alone), one per
+        // end; veth makes new ones each time NAPI comes back on, a moment after the switch.
+        const pause = new Int32Array(new SharedArrayBuffer(4));
+        let ours: string[] = [];
+        for (let i = 0; i < 100 && ours.length < 2; i++) {
+          ours = napiThreads().filter((p) => !napiBefore.has(p));
+          if (ours.length < 2) Atomics.wait(pause, 0, 0, 10);
+        }
+        if (ours.length < 2) throw new Error(`threaded NAPI: expected a thread per veth end, found ${ours.length}`);
+        for (const pid of ours) sh('taskset', ['-p', '-c', '1', pid]);
       }
     };
     const peerCounters = (): { rx: number; hostDropped: number } => ({
@@ -294,7 +301,7 @@ async function main(): Promise<void> {
           // Arrived, as a share of what the port counted as sent: the veth's own drops (its ring
           // to the NAPI thread full) and anything else lost on the way.
           cells: (r) => [mfps(wall(r, 'delivered')), mfps(perCpu(r, 'delivered')), cpuPct(r), '-',
-            `arrived ${median(r.map((x) => (x.delivered! / x.frames!) * 100)).toFixed(2)}% of the port's count (veth drops ${median(r.map((x) => (x.vethDropped! / x.frames!) * 100)).toFixed(2)}%)`],
+            `arrived ${median(r.map((x) => (x.delivered! / x.frames!) * 100)).toFixed(2)}% of the port's count (veth drops ${median(r.map((x) => (x.vethDropped! / x.frames!) * 100)).toFixed(2)}%); by round ${perCpu(r, 'delivered').map((v) => (v / 1e6).toFixed(2)).join(', ')}`],
         });
       }
       cases.push({
