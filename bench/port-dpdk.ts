@@ -258,6 +258,21 @@ async function main(): Promise<void> {
     const perCpu = (r: Record<string, number>[], k = 'frames'): number[] => r.map((x) => x[k]! / (x.cpuMs! / 1000));
     const wall = (r: Record<string, number>[], k = 'frames', ms = 'wallMs'): number[] => r.map((x) => x[k]! / (x[ms]! / 1000));
     const cpuPct = (r: Record<string, number>[]): string => `${median(r.map((x) => (x.cpuMs! / x.wallMs!) * 100)).toFixed(0)}`;
+    // An rx child, with the namespace flooding the port for floodSecs from the moment it is
+    // ready (on core 1); the child's result and the flood's report.
+    const flooding = async (mode: string, device: string, tag: string, floodSecs: number): Promise<[ChildResult, string]> => {
+      let report = '';
+      let done: Promise<void> = Promise.resolve();
+      const r = await runChild(mode, device, seconds, tag, hostMac, () => {
+        done = new Promise((resolve) => {
+          const f = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', '1', flood, peer, hostMac, String(floodSecs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          f.stdout.on('data', (d: Buffer) => (report += d.toString()));
+          f.on('exit', () => resolve());
+        });
+      });
+      await done;
+      return [r, report];
+    };
     const cases: Case[] = [];
     // net_null: no kernel and no wire, so these rows are the port's own cost per frame (N-API call
     // per burst, mbuf alloc/free, one copy per frame); its rx side makes 64-byte frames itself.
@@ -308,16 +323,7 @@ async function main(): Promise<void> {
         pmd, what: 'rx, busy-polling a flood',
         run: async () => {
           receiverThreads(false);
-          let flooded = '';
-          let floodDone: Promise<void> = Promise.resolve();
-          const rx = await runChild('rx', device, seconds, `${pmd}-rx`, hostMac, () => {
-            floodDone = new Promise((resolve) => {
-              const f = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', '1', flood, peer, hostMac, String(Math.max(1, seconds - 0.5))], { stdio: ['ignore', 'pipe', 'inherit'] });
-              f.stdout.on('data', (d: Buffer) => (flooded += d.toString()));
-              f.on('exit', () => resolve());
-            });
-          });
-          await floodDone;
+          const [rx, flooded] = await flooding('rx', device, `${pmd}-rx`, Math.max(1, seconds - 0.5));
           const sent = Number(/frames=(\d+)/.exec(flooded)?.[1] ?? 0);
           const fsecs = Number(/seconds=([\d.]+)/.exec(flooded)?.[1] ?? 1);
           return { frames: rx.frames, cpuMs: rx.cpuMs, wallMs: rx.wallMs, floodMs: fsecs * 1000, sent, dropped: rx.dropped, imissed: Number(rx.stats.imissed) };
@@ -329,16 +335,7 @@ async function main(): Promise<void> {
         pmd, what: 'rx, draining a filled ring (5 ms pauses)',
         run: async () => {
           receiverThreads(false);
-          let drained = '';
-          let drainFlood: Promise<void> = Promise.resolve();
-          const rd = await runChild('rxdrain', device, seconds, `${pmd}-rxd`, hostMac, () => {
-            drainFlood = new Promise((resolve) => {
-              const f = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', '1', flood, peer, hostMac, String(seconds + 0.5)], { stdio: ['ignore', 'pipe', 'inherit'] });
-              f.stdout.on('data', (d: Buffer) => (drained += d.toString()));
-              f.on('exit', () => resolve());
-            });
-          });
-          await drainFlood;
+          const [rd] = await flooding('rxdrain', device, `${pmd}-rxd`, seconds + 0.5);
           return { frames: rd.frames, cpuMs: rd.cpuMs, wallMs: rd.wallMs, bursts: Number(rd.stats.bursts ?? 1), dropped: rd.dropped, imissed: Number(rd.stats.imissed) };
         },
         cells: (r) => ['-', `${mfps(perCpu(r))}, ${median(r.map((x) => x.frames! / x.bursts!)).toFixed(1)} per burst`, '-', '(flood)', `${median(r.map((x) => x.dropped!))} (device imissed ${median(r.map((x) => x.imissed!))})`],
