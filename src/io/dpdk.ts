@@ -6,7 +6,7 @@
 
 import { SluiceError } from '../errors.js';
 import { dpdkAddon, loadNative, toSluiceError, BUILD_COMMAND, type DpdkAddon, type DpdkEalInfo, type DpdkPortInfo, type DpdkPortStats } from './native.js';
-import { CHECKSUM_OFFLOADS, NO_OFFLOADS, createFrameBatch, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
+import { CHECKSUM_OFFLOADS, NO_OFFLOADS, countBurst, createFrameBatch, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
 import { ETH_OVERHEAD, formatMac } from './tap.js';
 
 export interface DpdkPortOptions {
@@ -232,9 +232,7 @@ export class DpdkPort implements PacketPort {
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} rx`);
     }
-    this.c.rxFrames += n;
-    this.c.rxBytes += this.stats[1]!;
-    this.c.rxDropped += this.stats[0]!;
+    countBurst(this.c, 'rx', n, this.stats);
     return n;
   }
 
@@ -247,10 +245,7 @@ export class DpdkPort implements PacketPort {
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} tx`);
     }
-    const dropped = this.stats[0]!;
-    this.c.txFrames += consumed - dropped;
-    this.c.txBytes += this.stats[1]!;
-    this.c.txDropped += dropped;
+    countBurst(this.c, 'tx', consumed, this.stats);
     return consumed;
   }
 

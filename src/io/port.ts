@@ -74,6 +74,23 @@ export interface PortCounters {
   txDropped: number;
 }
 
+/**
+ * Adds one native burst to `c`: `moved` frames returned by the burst (rx: delivered; tx:
+ * consumed, the dropped ones included) and its stats out-parameter ([0] dropped, [1] bytes).
+ */
+export function countBurst(c: PortCounters, dir: 'rx' | 'tx', moved: number, stats: Uint32Array): void {
+  const dropped = stats[0]!;
+  if (dir === 'rx') {
+    c.rxFrames += moved;
+    c.rxBytes += stats[1]!;
+    c.rxDropped += dropped;
+  } else {
+    c.txFrames += moved - dropped;
+    c.txBytes += stats[1]!;
+    c.txDropped += dropped;
+  }
+}
+
 export type PortBackend = 'tap' | 'dpdk' | 'memory';
 
 export interface PacketPort {

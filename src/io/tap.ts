@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { SluiceError } from '../errors.js';
 import { loadNative, toSluiceError, type NativeAddon } from './native.js';
-import { CHECKSUM_OFFLOADS, NO_OFFLOADS, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
+import { CHECKSUM_OFFLOADS, NO_OFFLOADS, countBurst, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
 
 export interface TapPortOptions {
   /** Interface name or template; "%d" is filled in by the kernel. Default "sluice%d". */
@@ -103,9 +103,7 @@ export class TapPort implements PacketPort {
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_TAP_IO', `tap ${this.name} rx`);
     }
-    this.c.rxFrames += n;
-    this.c.rxBytes += this.stats[1]!;
-    this.c.rxDropped += this.stats[0]!;
+    countBurst(this.c, 'rx', n, this.stats);
     return n;
   }
 
@@ -118,10 +116,7 @@ export class TapPort implements PacketPort {
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_TAP_IO', `tap ${this.name} tx`);
     }
-    const dropped = this.stats[0]!;
-    this.c.txFrames += consumed - dropped;
-    this.c.txBytes += this.stats[1]!;
-    this.c.txDropped += dropped;
+    countBurst(this.c, 'tx', consumed, this.stats);
     return consumed;
   }
 
