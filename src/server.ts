@@ -249,6 +249,10 @@ export class SluiceServer {
     const port = stack.port as DpdkPort;
     this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk', rx_mode: port.rxMode, checksums: { rx: port.info.checksumInUse.rx ? 'device' : 'software', tx: port.info.checksumInUse.tx ? 'device' : 'software' }, ...(port.rxModeFallback !== undefined ? { rx_mode_fallback: port.rxModeFallback } : {}) }, 'bypass stack up');
     this.logFilter(stack);
+    stack.watchLink((link) => {
+      if (link.up) this.log.info({ device: port.name, speed_mbps: link.speedMbps, full_duplex: link.fullDuplex }, 'dpdk link up');
+      else this.log.warn({ device: port.name }, 'dpdk link down: no frames move until it comes back');
+    });
     return stack;
   }
 

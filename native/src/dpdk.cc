@@ -289,6 +289,30 @@ bool PoolFitsUmem(rte_mempool* mp, uint64_t* span, uint64_t* umem) {
   return *span <= *umem;
 }
 
+Napi::Object LinkObject(Napi::Env env, const rte_eth_link& link) {
+  Napi::Object l = Napi::Object::New(env);
+  l.Set("up", Napi::Boolean::New(env, link.link_status == RTE_ETH_LINK_UP));
+  l.Set("speedMbps", Napi::Number::New(env, link.link_speed));
+  l.Set("fullDuplex", Napi::Boolean::New(env, link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX));
+  return l;
+}
+
+// dpdkLink(portId) -> { up, speedMbps, fullDuplex }: the link as the PMD sees it now
+// (rte_eth_link_get_nowait; virtual PMDs without carrier tracking always say up).
+Napi::Value DpdkLink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint16_t port;
+  if (!ArgPort(info, 0, &port)) return env.Undefined();
+  rte_eth_link link;
+  std::memset(&link, 0, sizeof link);
+  int rc = rte_eth_link_get_nowait(port, &link);
+  if (rc != 0) {
+    ThrowDpdk(env, kErrPort, "rte_eth_link_get_nowait", "port " + std::to_string(port), rc);
+    return env.Undefined();
+  }
+  return LinkObject(env, link);
+}
+
 int Release(uint16_t port, rte_device* device, bool probed, rte_mempool* pool) {
   int rc = rte_eth_dev_stop(port);
   if (rc == -ENODEV) rc = 0;
@@ -503,11 +527,7 @@ Napi::Value DpdkPortOpen(const Napi::CallbackInfo& info) {
   out.Set("socketId", Napi::Number::New(env, socket));
   out.Set("rxDescriptors", Napi::Number::New(env, nrx));
   out.Set("txDescriptors", Napi::Number::New(env, ntx));
-  Napi::Object l = Napi::Object::New(env);
-  l.Set("up", Napi::Boolean::New(env, link.link_status == RTE_ETH_LINK_UP));
-  l.Set("speedMbps", Napi::Number::New(env, link.link_speed));
-  l.Set("fullDuplex", Napi::Boolean::New(env, link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX));
-  out.Set("link", l);
+  out.Set("link", LinkObject(env, link));
   // What the PMD could offload. IPv4+TCP checksums are enabled per direction when it has both
   // (checksumInUse); otherwise the bursts verify and fill them in software while each frame is
   // in cache (checksum.cc).
@@ -928,6 +948,7 @@ void InitDpdk(Napi::Env env, Napi::Object exports) {
   exports.Set("dpdkRxBurst", Napi::Function::New(env, DpdkRxBurst, "dpdkRxBurst"));
   exports.Set("dpdkTxBurst", Napi::Function::New(env, DpdkTxBurst, "dpdkTxBurst"));
   exports.Set("dpdkPortStats", Napi::Function::New(env, DpdkPortStats, "dpdkPortStats"));
+  exports.Set("dpdkLink", Napi::Function::New(env, DpdkLink, "dpdkLink"));
   exports.Set("dpdkPortClose", Napi::Function::New(env, DpdkPortClose, "dpdkPortClose"));
   exports.Set("dpdkCleanup", Napi::Function::New(env, DpdkCleanup, "dpdkCleanup"));
   exports.Set("dpdkState", Napi::Function::New(env, DpdkState, "dpdkState"));

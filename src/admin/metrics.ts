@@ -165,6 +165,10 @@ export class Metrics {
     // rx_mbuf_allocation_errors, per-queue counts, ...); all are monotonic counters.
     counter('sluice_bypass_port_xstats_total', 'DPDK device extended statistics (rte_eth_xstats_get) by name', ['device', 'name'], (s) =>
       Object.entries(s.port.xstats ?? {}).map(([name, v]): [Record<string, string>, number] => [{ name }, v]));
+    new Gauge({
+      name: 'sluice_bypass_port_link_up', help: 'DPDK ports: whether the link is up (1) or down (0), as the PMD sees it now', labelNames: ['device'] as const, registers: r,
+      collect() { this.reset(); each((s) => { if (s.port.link) this.set({ device: s.device }, s.port.link.up ? 1 : 0); }); },
+    });
     counter('sluice_bypass_port_device_checksums_total', "Frames whose IPv4/TCP checksums the DPDK device judged (rx) or filled (tx) through its checksum offload", ['device', 'direction'], (s) =>
       s.port.checksum ? [[{ direction: 'rx' }, s.port.checksum.deviceRx], [{ direction: 'tx' }, s.port.checksum.deviceTx]] : []);
     // The XDP copy of the packet filter (docs/xdp.md): drops here never reached the stack above.

@@ -159,6 +159,8 @@ function formatStack(s: BypassNetstat): string {
       `  poll duty ${pct(p.dutyCycle)}  rx ${p.rxPackets} pkts ${bytes(p.rxBytes)}  tx ${p.txPackets} pkts ${bytes(p.txBytes)}` +
       (p.drops > 0 ? `  port drops ${p.drops}` : ''),
   );
+  const l = s.port.link;
+  if (l) out.push(`link ${l.up ? 'up' : 'DOWN'}` + (l.up && l.speedMbps > 0 ? ` ${l.speedMbps} Mb/s ${l.fullDuplex ? 'full' : 'half'} duplex` : ''));
   const c = s.port.checksum;
   if (c) out.push(`checksums: rx by ${c.rx}, tx by ${c.tx}` + (c.rx === 'device' || c.tx === 'device' ? ` (device judged ${c.deviceRx} frames, filled ${c.deviceTx})` : ''));
   if (v.neighbours.length > 0) {

@@ -5,7 +5,7 @@
 // DPDK ports are poll-only (waitFd -1): the poll loop backs off with timers when idle.
 
 import { SluiceError } from '../errors.js';
-import { dpdkAddon, loadNative, toSluiceError, BUILD_COMMAND, type DpdkAddon, type DpdkEalInfo, type DpdkPortInfo, type DpdkPortStats } from './native.js';
+import { dpdkAddon, loadNative, toSluiceError, BUILD_COMMAND, type DpdkAddon, type DpdkEalInfo, type DpdkLink, type DpdkPortInfo, type DpdkPortStats } from './native.js';
 import { CHECKSUM_OFFLOADS, NO_OFFLOADS, countBurst, createFrameBatch, type FrameBatch, type PacketPort, type PortCounters, type PortOffloads } from './port.js';
 import { ETH_OVERHEAD, formatMac } from './tap.js';
 
@@ -260,6 +260,16 @@ export class DpdkPort implements PacketPort {
       return this.d.dpdkPortStats(this.portId);
     } catch (e) {
       throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} stats`);
+    }
+  }
+
+  /** The link now, as the PMD sees it (info.link is the state at open). */
+  link(): DpdkLink {
+    this.check('link');
+    try {
+      return this.d.dpdkLink(this.portId);
+    } catch (e) {
+      throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} link`);
     }
   }
 

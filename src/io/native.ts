@@ -85,6 +85,12 @@ export interface DpdkOffloads {
   udpChecksum: boolean;
 }
 
+export interface DpdkLink {
+  up: boolean;
+  speedMbps: number;
+  fullDuplex: boolean;
+}
+
 export interface DpdkPortInfo {
   portId: number;
   name: string;
@@ -94,7 +100,7 @@ export interface DpdkPortInfo {
   socketId: number;
   rxDescriptors: number;
   txDescriptors: number;
-  link: { up: boolean; speedMbps: number; fullDuplex: boolean };
+  link: DpdkLink;
   capabilities: {
     rx: DpdkOffloads & { scatter: boolean };
     tx: DpdkOffloads & { tcpSegmentation: boolean; multiSegment: boolean };
@@ -158,6 +164,8 @@ export interface DpdkAddon {
    */
   dpdkRxBurstInPlace(portId: number, offsets: Uint32Array, lengths: Uint32Array, capacity: number, stats?: Uint32Array, flags?: Uint8Array): number;
   dpdkPortStats(portId: number): DpdkPortStats;
+  /** The link now (rte_eth_link_get_nowait). */
+  dpdkLink(portId: number): DpdkLink;
   dpdkPortClose(portId: number): void;
   dpdkCleanup(): void;
   dpdkState(): { state: 'none' | 'ready' | 'failed' | 'cleaned'; args: string[] };

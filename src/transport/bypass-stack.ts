@@ -4,6 +4,7 @@
 
 import { TapPort } from '../io/tap.js';
 import { DpdkPort, type DpdkPortOptions } from '../io/dpdk.js';
+import type { DpdkLink } from '../io/native.js';
 import { PollLoop, type PollMetrics } from '../io/poll.js';
 import type { PacketPort, PortCounters } from '../io/port.js';
 import { NetStack, type NetstatView } from '../net/stack.js';
@@ -63,6 +64,8 @@ export interface BypassNetstat {
     xstats?: Record<string, number>;
     /** DPDK: who verifies and fills the IPv4/TCP checksums per direction, and the frames the device did. */
     checksum?: { rx: 'device' | 'software'; tx: 'device' | 'software'; deviceRx: number; deviceTx: number };
+    /** DPDK: the link now. */
+    link?: DpdkLink;
   };
   stack: NetstatView;
   tcp: Omit<TcpCounters, 'states'> & { states: Record<string, number> };
@@ -94,6 +97,9 @@ export class BypassStack {
    * program (it cannot be detached while the port lives), or null.
    */
   private steeringIface: string | null = null;
+  /** DPDK ports: the once-a-second link check (watchLink), and the state it last saw. */
+  private linkTimer: NodeJS.Timeout | null = null;
+  private linkUp: boolean | null = null;
 
   private constructor(readonly opts: BypassStackOptions, port: PacketPort) {
     this.port = port;
@@ -162,6 +168,25 @@ export class BypassStack {
     s.stack.announce();
     s.loop.start();
     return s;
+  }
+
+  /**
+   * DPDK ports: checks the link every `everyMs` and calls `onChange` when it goes down or comes
+   * back (the poll loop keeps running either way; frames simply stop). No-op on other ports.
+   */
+  watchLink(onChange: (link: DpdkLink) => void, everyMs = 1000): void {
+    const p = this.port;
+    if (!(p instanceof DpdkPort) || this.linkTimer !== null) return;
+    this.linkUp = p.info.link.up;
+    this.linkTimer = setInterval(() => {
+      if (p.closed) return;
+      const link = p.link();
+      if (link.up !== this.linkUp) {
+        this.linkUp = link.up;
+        onChange(link);
+      }
+    }, everyMs);
+    this.linkTimer.unref();
   }
 
   listen(port: number, onSocket: (socket: TcpSocket) => void): TcpListener {
@@ -288,6 +313,7 @@ export class BypassStack {
   close(): void {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.linkTimer !== null) clearInterval(this.linkTimer);
     for (const l of this.listeners) l.close();
     this.listeners.clear();
     this.loop.stop();
@@ -310,11 +336,12 @@ function sameXdp(a: BypassXdpOptions | null, b: BypassXdpOptions | null): boolea
 }
 
 /** A DPDK port's part of netstat: the device's xstats and where its checksums are done. */
-function dpdkPortDetail(p: DpdkPort): Pick<BypassNetstat['port'], 'xstats' | 'checksum'> {
+function dpdkPortDetail(p: DpdkPort): Pick<BypassNetstat['port'], 'xstats' | 'checksum' | 'link'> {
   const st = p.deviceStats();
   const inUse = p.info.checksumInUse;
   return {
     xstats: st.xstats,
+    link: p.link(),
     checksum: { rx: inUse.rx ? 'device' : 'software', tx: inUse.tx ? 'device' : 'software', deviceRx: st.rxNicVerdicts, deviceTx: st.txNicChecksums },
   };
 }

@@ -4,9 +4,8 @@
 
 import t from 'tap';
 import { writeFile, readFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import {
-  bypassSkip, namespaceWithTap, startNsSluice, nsRun, scratch, netstatJson, netstatCli,
+  adminGet, bypassSkip, namespaceWithTap, startNsSluice, nsRun, scratch, netstatJson, netstatCli,
   KERNEL_IP, STACK_IP, TAP_DEV,
 } from './netns.js';
 
@@ -25,19 +24,6 @@ routes:
   - { name: direct, match: { path: { prefix: / } }, direct_response: { status: 200, body: "filter passed\\n" } }
 logging: { level: info, access_log: false }
 `;
-}
-
-/** GET over the admin unix socket (the /metrics text). */
-function adminGet(socketPath: string, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 function metricValue(text: string, re: RegExp): number | null {

@@ -10,12 +10,11 @@
 import t, { type Test } from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { ROOT, run, startSluice, tempDir, type LogLine } from './harness.js';
-import { netstatCli, netstatStack, nsRun, scratch, startNsSluice } from './netns.js';
+import { adminGet, netstatCli, netstatStack, nsRun, scratch, startNsSluice } from './netns.js';
 import { dpdkSkip, ealArgs, KERNEL_IP, STACK_IP, vethInNamespace } from '../io/veth.js';
 import type { BypassNetstat } from '../../src/transport/bypass-stack.js';
 
@@ -42,18 +41,6 @@ async function netstat(socket: string): Promise<{ json: BypassNetstat; text: str
   const x = await netstatCli(socket, false);
   if (x.code !== 0) throw new Error(`sluice netstat failed (${x.code}): ${x.stderr}`);
   return { json, text: x.stdout };
-}
-
-function adminGet(socket: string, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, method: 'GET', timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${path}: ${res.statusCode} ${body}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Writes the new config, SIGHUPs the process and waits for its next 'config reloaded'. */

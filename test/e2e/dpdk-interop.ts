@@ -21,7 +21,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { ROOT } from './harness.js';
-import { makeCert, nsRun, scratch, startNsSluice, startNsUpstream, busyConnections, drained, CHURN_JS, checkTlsVersions, fileSha256, randomFile, type NsSluice, KERNEL_IP, STACK_IP, UPSTREAM } from './netns.js';
+import { adminGet, makeCert, nsRun, scratch, startNsSluice, startNsUpstream, busyConnections, drained, CHURN_JS, checkTlsVersions, fileSha256, netstatStack, randomFile, type NsSluice, KERNEL_IP, STACK_IP, UPSTREAM } from './netns.js';
 import { dpdkSkip, ealArgs, freshNamespace, sh } from '../io/veth.js';
 
 export type InteropPmd = 'net_af_packet' | 'net_af_xdp' | 'net_tap';
@@ -166,6 +166,7 @@ logging: { level: info, access_log: false }
     t.equal(s.tcp.states.LISTEN, 1, 'one listener');
     t.notOk(s.tcp.states.ESTABLISHED, 'nothing established');
     t.equal(s.tcp.checksumErrors, 0, 'no checksum errors');
+    t.equal(s.port.link?.up, true, 'netstat: link up');
     const c = s.port.checksum!;
     if (by === 'device') t.ok(c.deviceRx > 0 && c.deviceTx > 0, `the device judged ${c.deviceRx} frames and filled ${c.deviceTx}`);
     else t.same([c.deviceRx, c.deviceTx], [0, 0], 'no device checksums');
@@ -182,6 +183,25 @@ logging: { level: info, access_log: false }
     const n = await drained(sluice.adminSocket, 10_000);
     t.same(busyConnections(n), [], 'wrk closed its 20 connections; only LISTEN and TIME-WAIT remain');
   });
+
+  // net_tap's PMD reads its kernel interface's flags, so there the link can go down and back.
+  if (pmd === 'net_tap') {
+    await t.test('the TAP interface down, then up: Sluice logs it, /metrics and netstat follow, requests flow again', async (t) => {
+      const gauge = async (): Promise<string | undefined> => /^sluice_bypass_port_link_up\{device="net_tap0"\} (\d)$/m.exec(await adminGet(sluice.adminSocket, '/metrics'))?.[1];
+      t.equal(await gauge(), '1', 'sluice_bypass_port_link_up 1');
+      sh('ip', ['-n', ns, 'link', 'set', TAP_IF, 'down']);
+      const down = await sluice.waitLog((l) => typeof l.msg === 'string' && l.msg.startsWith('dpdk link down'), 5000);
+      t.match(down, { level: 40, device: 'net_tap0' }, `logged at warn: ${down.msg}`);
+      t.equal(await gauge(), '0', 'sluice_bypass_port_link_up 0');
+      t.equal((await netstatStack(sluice.adminSocket)).port.link?.up, false, 'netstat: link down');
+      sh('ip', ['-n', ns, 'link', 'set', TAP_IF, 'up']);
+      const up = await sluice.waitLog((l) => l.msg === 'dpdk link up', 5000);
+      t.match(up, { level: 30, device: 'net_tap0' }, `logged: dpdk link up (${String(up.speed_mbps)} Mb/s)`);
+      t.equal(await gauge(), '1');
+      const r = await nsRun(ns, 'curl', ['-sS', '--max-time', '10', '--cacert', a.cert, ...resolve, 'https://a.dpdk.test/direct']);
+      t.equal(r.stdout, 'direct over dpdk\n', `served again: ${r.stderr}`);
+    });
+  }
 
   await t.test('SIGTERM: drains, exits 0, the port is stopped and the EAL runtime directory is gone', async (t) => {
     await sluice.stop();

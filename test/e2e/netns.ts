@@ -10,6 +10,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { open, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { BIN, ROOT, tempDir, type LogLine, type CmdResult } from './harness.js';
 import type { Test } from 'tap';
@@ -382,4 +383,17 @@ export async function randomFile(path: string, size: number): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** GET over the admin unix socket (/metrics, /status, ...); rejects on a status other than 200. */
+export function adminGet(socketPath: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${path}: ${res.statusCode} ${body}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -210,7 +210,7 @@ async function cycle(o: Options): Promise<void> {
  * The port under the test's control: every frame received is reported as { rx: hex, flags } (its
  * checksum verdicts); stdin lines { tx: hex, flags, seq } send one frame (answered { sent, seq,
  * slot: the slot's bytes after the burst }), and { stats: true, seq } answers { stats, counters,
- * seq }. stdin's end closes the port.
+ * seq }, { link: true, seq } answers { link, seq }. stdin's end closes the port.
  */
 async function drive(o: Options): Promise<void> {
   const port = DpdkPort.open({ eal: o.eal, device: o.device, ...(o.nicChecksum !== undefined ? { nicChecksum: o.nicChecksum } : {}) });
@@ -220,7 +220,7 @@ async function drive(o: Options): Promise<void> {
   let open = true;
   const commands = createInterface({ input: process.stdin });
   commands.on('line', (line) => {
-    const c = JSON.parse(line) as { tx?: string; flags?: number; stats?: boolean; seq?: number };
+    const c = JSON.parse(line) as { tx?: string; flags?: number; stats?: boolean; link?: boolean; seq?: number };
     if (c.tx !== undefined) {
       const f = Buffer.from(c.tx, 'hex');
       tx.data.set(f, 0);
@@ -228,6 +228,7 @@ async function drive(o: Options): Promise<void> {
       tx.flags[0] = c.flags ?? 0;
       emit({ sent: port.txBurst(tx, 1), seq: c.seq, slot: Buffer.from(tx.data.subarray(0, f.length)).toString('hex') });
     } else if (c.stats) emit({ stats: { ...port.deviceStats(), xstats: undefined }, counters: port.counters(), seq: c.seq });
+    else if (c.link) emit({ link: port.link(), seq: c.seq });
   });
   commands.on('close', () => (open = false));
   while (open) {
