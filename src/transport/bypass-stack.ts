@@ -180,7 +180,12 @@ export class BypassStack {
     this.linkUp = p.info.link.up;
     this.linkTimer = setInterval(() => {
       if (p.closed) return;
-      const link = p.link();
+      let link: DpdkLink;
+      try {
+        link = p.link();
+      } catch {
+        return; // the PMD could not say now; the next check asks again
+      }
       if (link.up !== this.linkUp) {
         this.linkUp = link.up;
         onChange(link);
