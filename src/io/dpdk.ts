@@ -255,21 +255,21 @@ export class DpdkPort implements PacketPort {
 
   /** The device's own counters and xstats (what the PMD saw, including frames missed for want of descriptors). */
   deviceStats(): DpdkPortStats {
-    this.check('deviceStats');
-    try {
-      return this.d.dpdkPortStats(this.portId);
-    } catch (e) {
-      throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} stats`);
-    }
+    return this.query('stats', (id) => this.d.dpdkPortStats(id));
   }
 
   /** The link now, as the PMD sees it (info.link is the state at open). */
   link(): DpdkLink {
-    this.check('link');
+    return this.query('link', (id) => this.d.dpdkLink(id));
+  }
+
+  /** A control-path query of the open port; native errors come back as SLUICE_DPDK_PORT. */
+  private query<T>(what: string, f: (portId: number) => T): T {
+    this.check(what);
     try {
-      return this.d.dpdkLink(this.portId);
+      return f(this.portId);
     } catch (e) {
-      throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} link`);
+      throw toSluiceError(e, 'SLUICE_DPDK_PORT', `dpdk ${this.name} ${what}`);
     }
   }
 
