@@ -213,8 +213,8 @@ async function cycle(o: Options): Promise<void> {
  * seq }, { link: true, seq } answers { link, seq }. stdin's end closes the port.
  */
 async function drive(o: Options): Promise<void> {
-  const port = DpdkPort.open({ eal: o.eal, device: o.device, ...(o.nicChecksum !== undefined ? { nicChecksum: o.nicChecksum } : {}) });
-  emit({ ready: true, mac: port.macString, offloads: port.offloads, info: { ...port.info, mac: port.macString } });
+  const port = DpdkPort.open({ eal: o.eal, device: o.device, ...(o.nicChecksum !== undefined ? { nicChecksum: o.nicChecksum } : {}), ...(o.rxMode ? { rxMode: o.rxMode } : {}) });
+  emit({ ready: true, mac: port.macString, offloads: port.offloads, rxMode: port.rxMode, info: { ...port.info, mac: port.macString } });
   const rx = port.createRxBatch(32, port.frameMax);
   const tx = createFrameBatch(1, port.frameMax);
   let open = true;

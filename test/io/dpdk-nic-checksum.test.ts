@@ -4,8 +4,8 @@
 // test/io/tap-offload.test.ts: a SYN sent with garbage in both checksum fields and the TX flags
 // set is answered only if the device filled them; the kernel's SYN-ACK must read back good, and
 // frames the kernel side injects with one checksum bit flipped must read back bad. Run with the
-// device's offload (nicChecksum, the default) and without it (the bursts' software checksums):
-// same verdicts, and the port's counters say which did the work.
+// device's offload (nicChecksum, the default; rx in place and copied) and without it (the bursts'
+// software checksums): same verdicts, and the port's counters say which did the work.
 
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
@@ -29,9 +29,10 @@ function kernelSnmp(ns: string, proto: 'Ip' | 'Tcp', field: string): number {
   return Number(lines[1]!.split(/\s+/)[lines[0]!.split(/\s+/).indexOf(field)]);
 }
 
-async function run(t: Test, nicChecksum: boolean): Promise<void> {
-  const ns = `sluice-t-${process.pid}-nck${nicChecksum ? 1 : 0}`;
-  const ifname = `sluice-tk${process.pid.toString(36)}${nicChecksum ? 1 : 0}`.slice(0, 15);
+async function run(t: Test, nicChecksum: boolean, rxMode: 'inplace' | 'copy'): Promise<void> {
+  const tag = `${nicChecksum ? 1 : 0}${rxMode === 'copy' ? 'c' : 'i'}`;
+  const ns = `sluice-t-${process.pid}-nck${tag}`;
+  const ifname = `sluice-tk${process.pid.toString(36)}${tag}`.slice(0, 15);
   t.teardown(() => {
     try {
       sh('ip', ['netns', 'del', ns]);
@@ -40,7 +41,7 @@ async function run(t: Test, nicChecksum: boolean): Promise<void> {
     }
   });
   sh('ip', ['netns', 'add', ns]);
-  const p = spawn(process.execPath, ['--import=tsx', CHILD, 'drive', JSON.stringify({ eal: ealArgs(t), device: `net_tap0,iface=${ifname}`, nicChecksum })], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, ['--import=tsx', CHILD, 'drive', JSON.stringify({ eal: ealArgs(t), device: `net_tap0,iface=${ifname}`, nicChecksum, rxMode })], { stdio: ['pipe', 'pipe', 'pipe'] });
   const child = childLines(t, p, 20_000);
   // One command, and the child's answer to it (the line carrying `key` and the command's seq).
   let seq = 0;
@@ -61,6 +62,7 @@ async function run(t: Test, nicChecksum: boolean): Promise<void> {
   t.match(info.capabilities, { rx: { ipv4Checksum: true, tcpChecksum: true }, tx: { ipv4Checksum: true, tcpChecksum: true } }, 'net_tap reports IPv4 and TCP checksum offload both ways');
   t.same(info.checksumInUse, { rx: nicChecksum, tx: nicChecksum }, nicChecksum ? 'and the port enables it' : 'nicChecksum false: the port leaves it off');
   t.same(ready.offloads, { rxChecksum: true, txChecksum: true }, 'the stack gets verdicts and fills either way');
+  t.equal(ready.rxMode, rxMode, `rx ${rxMode === 'copy' ? 'copied into slots' : 'in place'}`);
   const mac = ready.mac as string;
 
   // The PMD keeps its fd; only the kernel side moves (as in test/io/dpdk.test.ts).
@@ -147,5 +149,6 @@ async function run(t: Test, nicChecksum: boolean): Promise<void> {
   t.equal(await child.exited, 0);
 }
 
-t.test('net_tap with its checksum offload: the device fills and judges, the kernel agrees', { skip }, (t) => run(t, true));
-t.test('net_tap without it (nicChecksum false): the bursts do the same in software', { skip }, (t) => run(t, false));
+t.test('net_tap with its checksum offload: the device fills and judges, the kernel agrees', { skip }, (t) => run(t, true, 'inplace'));
+t.test('the same with rx copied into slots (the verdicts come from the mbufs either way)', { skip }, (t) => run(t, true, 'copy'));
+t.test('net_tap without it (nicChecksum false): the bursts do the same in software', { skip }, (t) => run(t, false, 'inplace'));
