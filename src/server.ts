@@ -17,7 +17,7 @@ import { CertStore } from './tls/cert-store.js';
 import { ensureDevCertificate } from './tls/dev-cert.js';
 import { KernelListener } from './tls/kernel-listener.js';
 import { BypassListener } from './tls/bypass-listener.js';
-import { BypassStack, type BypassNetstat, type BypassXdpOptions } from './transport/bypass-stack.js';
+import { BypassStack, checksumsBy, type BypassNetstat, type BypassXdpOptions } from './transport/bypass-stack.js';
 import { cleanupDpdk, type DpdkPort } from './io/dpdk.js';
 import type { FilterRules } from './net/filter.js';
 import type { Connection, ConnectionHandler } from './transport/connection.js';
@@ -238,7 +238,7 @@ export class SluiceServer {
     const eal = this.snapshot.config.dpdk?.eal_args;
     if (!eal) throw new SluiceError('SLUICE_LISTEN', `listener '${spec.name}': transport 'dpdk' needs the top-level dpdk.eal_args`, { listener: spec.name });
     const stack = BypassStack.openDpdk({
-      dpdk: { eal: [...eal], device: d.device, mtu: d.mtu, rxQueueSize: d.rx_queue_size, txQueueSize: d.tx_queue_size, mempoolSize: d.mempool_size },
+      dpdk: { eal: [...eal], device: d.device, mtu: d.mtu, rxQueueSize: d.rx_queue_size, txQueueSize: d.tx_queue_size, mempoolSize: d.mempool_size, ...(d.rx_mode !== undefined ? { rxMode: d.rx_mode } : {}), nicChecksum: d.checksum_offload === 'device', checksumOffload: d.checksum_offload !== 'none' },
       address: spec.address,
       prefixLength: d.prefix_length,
       ...(d.gateway !== undefined ? { gateway: d.gateway } : {}),
@@ -247,7 +247,7 @@ export class SluiceServer {
     });
     this.stacks.set(key, stack);
     const port = stack.port as DpdkPort;
-    this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk', rx_mode: port.rxMode, checksums: { rx: port.info.checksumInUse.rx ? 'device' : 'software', tx: port.info.checksumInUse.tx ? 'device' : 'software' }, ...(port.rxModeFallback !== undefined ? { rx_mode_fallback: port.rxModeFallback } : {}) }, 'bypass stack up');
+    this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk', rx_mode: port.rxMode, checksums: checksumsBy(port), ...(port.rxModeFallback !== undefined ? { rx_mode_fallback: port.rxModeFallback } : {}) }, 'bypass stack up');
     this.logFilter(stack);
     stack.watchLink((link) => {
       if (link.up) this.log.info({ device: port.name, speed_mbps: link.speedMbps, full_duplex: link.fullDuplex }, 'dpdk link up');

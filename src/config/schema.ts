@@ -167,6 +167,19 @@ export const DpdkListenerSchema = Closed(
       Type.Integer({ minimum: 256, maximum: 16777216, description: 'mbufs in the port pool; at least rx_queue_size + tx_queue_size + 128.' }),
       4095,
     ),
+    rx_mode: Type.Optional(
+      StringEnum(['inplace', 'copy'] as const, {
+        description:
+          "How received frames reach the stack: 'inplace' (read where the PMD put them, no copy) or 'copy' (copied into the stack's slots). Unset: the SLUICE_DPDK_RX_MODE environment variable, else 'inplace'.",
+      }),
+    ),
+    checksum_offload: Default(
+      StringEnum(['device', 'software', 'none'] as const, {
+        description:
+          "Who verifies and fills the IPv4 and TCP checksums: 'device' (the NIC where its PMD has the offload, else the port's native bursts), 'software' (the native bursts only), 'none' (the TypeScript stack).",
+      }),
+      'device',
+    ),
   },
   { description: 'The DPDK port the bypass stack owns (transport: dpdk). EAL arguments are process-wide: the top-level dpdk section.' },
 );

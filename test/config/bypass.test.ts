@@ -60,7 +60,8 @@ routes: []
 `, 'inline.yaml');
   t.ok(ok.ok, ok.ok ? '' : JSON.stringify(ok.problems));
   if (!ok.ok) return;
-  t.match(ok.snapshot.listeners[0]!.dpdk, { device: 'net_af_packet0,iface=veth0', prefix_length: 24, mtu: 1500, rx_queue_size: 1024, tx_queue_size: 1024, mempool_size: 4095, gateway: '198.18.0.1' });
+  t.match(ok.snapshot.listeners[0]!.dpdk, { device: 'net_af_packet0,iface=veth0', prefix_length: 24, mtu: 1500, rx_queue_size: 1024, tx_queue_size: 1024, mempool_size: 4095, gateway: '198.18.0.1', checksum_offload: 'device' });
+  t.equal(ok.snapshot.listeners[0]!.dpdk!.rx_mode, undefined, 'rx_mode unset: the environment or in place decides');
   const bad = await parseConfigText(`listeners:
   - { name: a, address: 198.18.0.2, port: 1, transport: dpdk }
   - { name: b, address: 127.0.0.1, port: 2, dpdk: { device: net_tap0 } }
@@ -78,5 +79,28 @@ routes: []
     '4:134 listeners[2].dpdk.mempool_size: mempool_size 4096 cannot fill the rings: rx_queue_size 4096 + tx_queue_size 1024 + 128 need at least 5248 mbufs',
     "5:25 listeners[3].address: device 'dpdk:net_tap0' is already used by listeners[2] with address 198.18.0.2; one device has one stack address",
     "5:57 listeners[3].transport: transport 'dpdk' needs the top-level 'dpdk' section with eal_args (the EAL starts once per process)",
+  ]);
+});
+
+t.test('dpdk listeners: rx_mode and checksum_offload take their values or say which ones exist', async (t) => {
+  const ok = await parseConfigText(`
+dpdk: { eal_args: [--no-huge] }
+listeners:
+  - { name: edge, address: 198.18.0.2, port: 443, transport: dpdk, dpdk: { device: "net_tap0", rx_mode: copy, checksum_offload: software } }
+routes: []
+`, 'inline.yaml');
+  t.ok(ok.ok, ok.ok ? '' : JSON.stringify(ok.problems));
+  if (ok.ok) t.match(ok.snapshot.listeners[0]!.dpdk, { rx_mode: 'copy', checksum_offload: 'software' });
+  const bad = await parseConfigText(`
+dpdk: { eal_args: [--no-huge] }
+listeners:
+  - { name: edge, address: 198.18.0.2, port: 443, transport: dpdk, dpdk: { device: "net_tap0", rx_mode: zero, checksum_offload: nic } }
+routes: []
+`, 'inline.yaml');
+  t.equal(bad.ok, false);
+  if (bad.ok) return;
+  t.same(bad.problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`), [
+    "4:105 listeners[0].dpdk.rx_mode: expected one of inplace, copy, got 'zero'",
+    "4:129 listeners[0].dpdk.checksum_offload: expected one of device, software, none, got 'nic'",
   ]);
 });

@@ -16,7 +16,7 @@ import { dpdkSkip, ealArgs, KERNEL_IP, linkExists, STACK_IP, vethInNamespace } f
 
 const skip = dpdkSkip || (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? 'dist/ is not built (npm run build)' : false);
 
-function config(eal: string[], device: string, upstreamPort = 9): string {
+function config(eal: string[], device: string, upstreamPort = 9, portOptions = ''): string {
   return `dpdk:
   eal_args: [${eal.map((a) => JSON.stringify(a)).join(', ')}]
 listeners:
@@ -24,7 +24,7 @@ listeners:
     address: ${STACK_IP}
     port: 443
     transport: dpdk
-    dpdk: { device: "${device}", prefix_length: 24, mtu: 1500, mempool_size: 4095 }
+    dpdk: { device: "${device}", prefix_length: 24, mtu: 1500, mempool_size: 4095${portOptions} }
     tls:
       certificates: [{ cert: dev.pem, key: dev-key.pem, generate: dev, default: true }]
       alpn: [http/1.1]
@@ -43,13 +43,17 @@ for (const pmd of ['net_af_packet', 'net_af_xdp'] as const) t.test(`serve over t
   const v = vethInNamespace(t);
   const eal = ealArgs(t);
   const prefix = eal[eal.indexOf('--file-prefix') + 1]!;
-  const sluice = await startSluice(config(eal, `${pmd}0,iface=${v.host}`));
+  // af_packet with the checksums in the native bursts; af_xdp copying rx and with the checksums
+  // left to the TypeScript stack (the defaults, in place and device, run in the interop tests).
+  const options = pmd === 'net_af_packet' ? { yaml: ', checksum_offload: software', rxMode: 'inplace', by: 'software' } : { yaml: ', rx_mode: copy, checksum_offload: none', rxMode: 'copy', by: 'stack' };
+  const sluice = await startSluice(config(eal, `${pmd}0,iface=${v.host}`, 9, options.yaml));
   let stopped = false;
   t.teardown(async () => {
     if (!stopped) await sluice.stop('SIGKILL');
   });
   const up = await sluice.waitLog((l) => l.msg === 'bypass stack up');
   t.match(up, { backend: 'dpdk', device: `${pmd}0`, driver: pmd, address: STACK_IP, link_up: true });
+  t.match(up, { rx_mode: options.rxMode, checksums: { rx: options.by, tx: options.by } }, `config${options.yaml}: rx ${options.rxMode}, checksums by the ${options.by}`);
   t.ok(existsSync(`/var/run/dpdk/${prefix}`), 'the EAL runs with the configured file prefix');
 
   const inNs = (args: string[]) => run('ip', ['netns', 'exec', v.ns, 'curl', '-sS', '-k', '--max-time', '15', ...args], { timeoutMs: 20_000 });
