@@ -62,6 +62,8 @@ export class SluiceServer {
   private readonly listeners = new Map<string, RunningListener>();
   /** Bypass links by device name, shared by the listeners on them. */
   private readonly stacks = new Map<string, BypassStack>();
+  /** The port-level options each stack was opened with (its tap or dpdk block), to tell a reload what it cannot change. */
+  private readonly stackOptions = new Map<BypassStack, Readonly<Record<string, unknown>>>();
   private admin: AdminServer | null = null;
   private adminKey = '';
   private draining = false;
@@ -95,6 +97,7 @@ export class SluiceServer {
       // leaves no DPDK runtime files or hot-plugged ports behind.
       for (const stack of server.stacks.values()) stack.close();
       server.stacks.clear();
+      server.stackOptions.clear();
       cleanupDpdk();
       throw err;
     }
@@ -206,6 +209,7 @@ export class SluiceServer {
     const tap = spec.tap!;
     const existing = this.stacks.get(tap.device);
     if (existing) {
+      this.warnPortOptions(existing, spec, tap);
       existing.setFilter(filterRules(spec), xdpOptions(spec));
       this.logFilter(existing);
       return existing;
@@ -220,6 +224,7 @@ export class SluiceServer {
       ...(xdpOptions(spec) ? { xdp: xdpOptions(spec)! } : {}),
     });
     this.stacks.set(tap.device, stack);
+    this.stackOptions.set(stack, tap);
     this.log.info({ device: stack.port.name, address: spec.address, prefix_length: tap.prefix_length, mtu: stack.port.mtu, waits_on_fd: stack.loop.waitsOnFd }, 'bypass stack up');
     this.logFilter(stack);
     return stack;
@@ -231,6 +236,7 @@ export class SluiceServer {
     const key = `dpdk:${d.device.split(',')[0]}`;
     const existing = this.stacks.get(key);
     if (existing) {
+      this.warnPortOptions(existing, spec, d);
       existing.setFilter(filterRules(spec), xdpOptions(spec));
       this.logFilter(existing);
       return existing;
@@ -246,6 +252,7 @@ export class SluiceServer {
       ...(xdpOptions(spec) ? { xdp: xdpOptions(spec)! } : {}),
     });
     this.stacks.set(key, stack);
+    this.stackOptions.set(stack, d);
     const port = stack.port as DpdkPort;
     this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk', rx_mode: port.rxMode, checksums: checksumsBy(port), ...(port.rxModeFallback !== undefined ? { rx_mode_fallback: port.rxModeFallback } : {}) }, 'bypass stack up');
     this.logFilter(stack);
@@ -254,6 +261,24 @@ export class SluiceServer {
       else this.log.warn({ device: port.name }, 'dpdk link down: no frames move until it comes back');
     });
     return stack;
+  }
+
+  /**
+   * A running stack keeps its port as opened: a reload that changes the port's own options (MTU,
+   * prefix, gateway, queue and pool sizes, rx mode, checksum offload) cannot apply them without
+   * closing the port under live connections, so it says which changed and keeps serving; they
+   * take effect when the port is next opened (a restart, or the device's listeners removed and
+   * added back).
+   */
+  private warnPortOptions(stack: BypassStack, spec: ListenerSpec, now: Readonly<Record<string, unknown>>): void {
+    const was = this.stackOptions.get(stack);
+    if (!was) return;
+    const changed = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
+    if (changed.length === 0) return;
+    this.log.warn(
+      { listener: spec.name, device: stack.port.name, changed: Object.fromEntries(changed.map((k) => [k, { running: was[k] ?? null, configured: now[k] ?? null }])) },
+      'bypass port options differ from the running port and are not applied to it; they take effect when the port is next opened (restart)',
+    );
   }
 
   /** Says where the NIC and XDP copies of a stack's filter stand; the software filter runs either way. */
@@ -293,6 +318,7 @@ export class SluiceServer {
     if (stack.listenerCount > 0) return;
     for (const l of this.listeners.values()) if (l.stack === stack && l.sessions.size > 0) return;
     for (const [dev, s] of this.stacks) if (s === stack) this.stacks.delete(dev);
+    this.stackOptions.delete(stack);
     stack.close();
   }
 
@@ -476,6 +502,7 @@ export class SluiceServer {
     }
     for (const stack of this.stacks.values()) stack.close();
     this.stacks.clear();
+    this.stackOptions.clear();
     // The EAL ends with the process's last DPDK port (it cannot restart, so never on reload).
     cleanupDpdk();
     await this.clusters.close();

@@ -9,14 +9,14 @@ import {
   KERNEL_IP, STACK_IP, TAP_DEV,
 } from './netns.js';
 
-function config(filter: string): string {
+function config(filter: string, tap = `{ device: ${TAP_DEV} }`): string {
   return `
 listeners:
   - name: edge
     address: ${STACK_IP}
     port: 443
     transport: tap
-    tap: { device: ${TAP_DEV} }
+    tap: ${tap}
     filter: ${filter}
     tls:
       certificates: [{ cert: dev.pem, key: dev-key.pem, generate: dev, default: true }]
@@ -57,12 +57,16 @@ t.test('packet filter on the bypass stack: deny, count, reload to allow', { skip
   await t.test('SIGHUP after removing the deny rule: the same client gets through, same process', async (t) => {
     const pid = sluice.proc.pid;
     const denied = (await netstatJson(sluice.adminSocket)).stacks[0].stack.counters.rxDrop.filter_deny;
-    await writeFile(sluice.configPath + '.new', config('{ deny: [] }') + `\nadmin: { address: 127.0.0.1, port: 0, socket: ${sluice.adminSocket} }\n`);
+    // The reload also asks for another MTU: a running port keeps its own, and the log says so.
+    await writeFile(sluice.configPath + '.new', config('{ deny: [] }', `{ device: ${TAP_DEV}, mtu: 1400 }`) + `\nadmin: { address: 127.0.0.1, port: 0, socket: ${sluice.adminSocket} }\n`);
     // Replace atomically so the file watcher never reads half a file.
     await nsRun(ns, 'mv', [sluice.configPath + '.new', sluice.configPath]);
     t.notMatch(await readFile(sluice.configPath, 'utf8'), /198\.18\.0\.1\/32/);
     sluice.proc.kill('SIGHUP');
     await sluice.waitLog((l) => l.msg === 'config reloaded' && l.trigger === 'SIGHUP');
+    const warned = sluice.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('bypass port options differ from the running port'));
+    t.match(warned, { level: 40, listener: 'edge', device: TAP_DEV, changed: { mtu: { running: 1500, configured: 1400 } } }, 'the MTU change is logged as not applied (warn, with both values)');
+    t.equal((await netstatJson(sluice.adminSocket)).stacks[0].stack.mtu, 1500, 'the running port keeps MTU 1500');
     const r = await curl();
     t.equal(r.code, 0, `curl after reload: ${r.stderr}`);
     t.equal(r.stdout, 'filter passed\n');

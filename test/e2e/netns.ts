@@ -279,7 +279,7 @@ export function netstatCli(socket: string, json: boolean): Promise<CmdResult> {
 export interface NetstatJson {
   stacks: {
     device: string;
-    stack: { address: string; counters: { rxDrop: Record<string, number> } };
+    stack: { address: string; mtu: number; counters: { rxDrop: Record<string, number> } };
     tcp: { states: Record<string, number>; segmentsIn: number; retransmits: number; checksumErrors: number };
     connections: { state: string; local: string; remote: string }[];
     port: BypassNetstat['port'];
