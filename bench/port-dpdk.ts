@@ -353,12 +353,23 @@ async function main(): Promise<void> {
   }
 }
 
+// A DPDK child that fails (a port that will not open) still ends its EAL, so its runtime
+// directory (/var/run/dpdk/<prefix>) does not outlive it.
+function endingEal(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    cleanupDpdk();
+    throw e;
+  }
+}
+
 if (process.argv[2] === '--rx-compare') {
   const [, size, secs, tag] = process.argv.slice(2);
-  rxCompare(Number(size), Number(secs), tag!);
+  endingEal(() => rxCompare(Number(size), Number(secs), tag!));
 } else if (process.argv[2] === '--child') {
   const [, mode, device, secs, tag, mac] = process.argv.slice(2);
-  child(mode!, device!, Number(secs), tag!, mac!);
+  endingEal(() => child(mode!, device!, Number(secs), tag!, mac!));
 } else {
   await main();
 }
