@@ -56,3 +56,22 @@ export function childLines(t: { teardown(fn: () => void): void }, p: ChildProces
     },
   };
 }
+
+/**
+ * Commands to a child that answers them (test/io/dpdk-child.ts drive): each goes to its stdin as
+ * one JSON line with a sequence number; the answer is the line carrying `key` and that number.
+ */
+export function commander(p: ChildProcess, child: ChildLines, timeoutMs = 5000): (command: Record<string, unknown>, key: string) => Promise<Record<string, unknown>> {
+  let seq = 0;
+  return async (command, key) => {
+    const mine = ++seq;
+    p.stdin!.write(`${JSON.stringify({ ...command, seq: mine })}\n`);
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const l = child.lines.find((x) => key in x && x.seq === mine);
+      if (l) return l;
+      if (Date.now() >= end || p.exitCode !== null) throw new Error(`no '${key}' for command ${mine}: ${child.stderr().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+}

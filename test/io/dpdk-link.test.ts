@@ -6,36 +6,19 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { childLines } from './child-lines.js';
-import { dpdkSkip as skip, ealArgs, sh } from './veth.js';
+import { childLines, commander } from './child-lines.js';
+import { dpdkSkip as skip, ealArgs, freshNamespace, sh } from './veth.js';
 
 const CHILD = join(import.meta.dirname, 'dpdk-child.ts');
 
 t.test('net_tap: the port sees its link go down and come back', { skip }, async (t) => {
   const ns = `sluice-t-${process.pid}-link`;
   const ifname = `sluice-tl${process.pid.toString(36)}`.slice(0, 15);
-  t.teardown(() => {
-    try {
-      sh('ip', ['netns', 'del', ns]);
-    } catch {
-      // gone
-    }
-  });
-  sh('ip', ['netns', 'add', ns]);
+  freshNamespace(t, ns);
   const p = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import=tsx', CHILD, 'drive', JSON.stringify({ eal: ealArgs(t), device: `net_tap0,iface=${ifname}` })], { stdio: ['pipe', 'pipe', 'pipe'] });
   const child = childLines(t, p, 20_000);
-  let seq = 0;
-  const link = async (): Promise<{ up: boolean; speedMbps: number }> => {
-    const mine = ++seq;
-    p.stdin.write(`${JSON.stringify({ link: true, seq: mine })}\n`);
-    const end = Date.now() + 5000;
-    for (;;) {
-      const l = child.lines.find((x) => 'link' in x && x.seq === mine);
-      if (l) return l.link as { up: boolean; speedMbps: number };
-      if (Date.now() >= end || p.exitCode !== null) throw new Error(`no link answer: ${child.stderr().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
+  const command = commander(p, child);
+  const link = async (): Promise<{ up: boolean; speedMbps: number }> => (await command({ link: true }, 'link')).link as { up: boolean; speedMbps: number };
   const ready = await child.next('ready');
   t.equal((ready.info as { driver: string }).driver, 'net_tap');
   t.equal((ready.info as { link: { up: boolean } }).link.up, true, 'up at open (the PMD brings its interface up)');

@@ -14,9 +14,9 @@ import { RX_CSUM_BAD, RX_CSUM_GOOD, RX_L4_SHIFT, TX_IP_CSUM, TX_TCP_CSUM } from 
 import { ETHERTYPE_IPV4, macFromBytes, writeEthernet } from '../../src/net/wire/ethernet.js';
 import { IPV4_FLAG_DF, parseIpv4, writeIpv4Header } from '../../src/net/wire/ipv4.js';
 import { ACK, emitHeader, SYN } from '../../src/net/wire/tcp.js';
-import { childLines } from './child-lines.js';
+import { childLines, commander } from './child-lines.js';
 import { macBytes } from './frames.js';
-import { dpdkSkip as skip, ealArgs, KERNEL_IP, sh, STACK_IP } from './veth.js';
+import { dpdkSkip as skip, ealArgs, freshNamespace, KERNEL_IP, sh, STACK_IP } from './veth.js';
 
 const CHILD = join(import.meta.dirname, 'dpdk-child.ts');
 const K = parseIpv4(KERNEL_IP);
@@ -33,29 +33,10 @@ async function run(t: Test, nicChecksum: boolean, rxMode: 'inplace' | 'copy'): P
   const tag = `${nicChecksum ? 1 : 0}${rxMode === 'copy' ? 'c' : 'i'}`;
   const ns = `sluice-t-${process.pid}-nck${tag}`;
   const ifname = `sluice-tk${process.pid.toString(36)}${tag}`.slice(0, 15);
-  t.teardown(() => {
-    try {
-      sh('ip', ['netns', 'del', ns]);
-    } catch {
-      // gone
-    }
-  });
-  sh('ip', ['netns', 'add', ns]);
+  freshNamespace(t, ns);
   const p = spawn(process.execPath, ['--import=tsx', CHILD, 'drive', JSON.stringify({ eal: ealArgs(t), device: `net_tap0,iface=${ifname}`, nicChecksum, rxMode })], { stdio: ['pipe', 'pipe', 'pipe'] });
   const child = childLines(t, p, 20_000);
-  // One command, and the child's answer to it (the line carrying `key` and the command's seq).
-  let seq = 0;
-  const command = async (c: Record<string, unknown>, key: string): Promise<Record<string, unknown>> => {
-    const mine = ++seq;
-    p.stdin.write(`${JSON.stringify({ ...c, seq: mine })}\n`);
-    const end = Date.now() + 5000;
-    for (;;) {
-      const l = child.lines.find((x) => key in x && x.seq === mine);
-      if (l) return l;
-      if (Date.now() >= end || p.exitCode !== null) throw new Error(`no '${key}' for command ${mine}: ${child.stderr().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
+  const command = commander(p, child);
   const ready = await child.next('ready');
   const info = ready.info as { driver: string; capabilities: { rx: Record<string, boolean>; tx: Record<string, boolean> }; checksumInUse: { rx: boolean; tx: boolean } };
   t.equal(info.driver, 'net_tap');
