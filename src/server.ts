@@ -17,7 +17,7 @@ import { CertStore } from './tls/cert-store.js';
 import { ensureDevCertificate } from './tls/dev-cert.js';
 import { KernelListener } from './tls/kernel-listener.js';
 import { BypassListener } from './tls/bypass-listener.js';
-import { BypassStack, checksumsBy, type BypassNetstat, type BypassXdpOptions } from './transport/bypass-stack.js';
+import { BypassStack, type BypassNetstat, type BypassXdpOptions } from './transport/bypass-stack.js';
 import { cleanupDpdk, type DpdkPort } from './io/dpdk.js';
 import type { FilterRules } from './net/filter.js';
 import type { Connection, ConnectionHandler } from './transport/connection.js';
@@ -254,7 +254,7 @@ export class SluiceServer {
     this.stacks.set(key, stack);
     this.stackOptions.set(stack, d);
     const port = stack.port as DpdkPort;
-    this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk', rx_mode: port.rxMode, checksums: checksumsBy(port), ...(port.rxModeFallback !== undefined ? { rx_mode_fallback: port.rxModeFallback } : {}) }, 'bypass stack up');
+    this.log.info({ device: port.name, driver: port.info.driver, mac: port.macString, link_up: port.info.link.up, address: spec.address, prefix_length: d.prefix_length, mtu: port.mtu, backend: 'dpdk', rx_mode: port.rxMode, checksums: port.checksumsBy, ...(port.rxModeFallback !== undefined ? { rx_mode_fallback: port.rxModeFallback } : {}) }, 'bypass stack up');
     this.logFilter(stack);
     stack.watchLink((link) => {
       if (link.up) this.log.info({ device: port.name, speed_mbps: link.speedMbps, full_duplex: link.fullDuplex }, 'dpdk link up');

@@ -50,6 +50,12 @@ export interface DpdkPortOptions {
 
 export type DpdkRxMode = 'inplace' | 'copy';
 
+/** Who verifies (rx) and fills (tx) a port's IPv4/TCP checksums: the NIC, the native bursts, or the TypeScript stack. */
+export interface DpdkChecksumsBy {
+  rx: 'device' | 'software' | 'stack';
+  tx: 'device' | 'software' | 'stack';
+}
+
 function rxModeOption(v: unknown, from: string): DpdkRxMode {
   if (v === 'inplace' || v === 'copy') return v;
   throw new SluiceError('SLUICE_PORT_CONFIG', `dpdk: ${from} must be 'inplace' or 'copy', got ${JSON.stringify(v)}`, { field: 'rxMode' });
@@ -256,6 +262,15 @@ export class DpdkPort implements PacketPort {
   /** The device's own counters and xstats (what the PMD saw, including frames missed for want of descriptors). */
   deviceStats(): DpdkPortStats {
     return this.query('stats', (id) => this.d.dpdkPortStats(id));
+  }
+
+  /** Who does the checksums, per direction (info.checksumInUse, then offloads). */
+  get checksumsBy(): DpdkChecksumsBy {
+    const inUse = this.info.checksumInUse;
+    return {
+      rx: inUse.rx ? 'device' : this.offloads.rxChecksum ? 'software' : 'stack',
+      tx: inUse.tx ? 'device' : this.offloads.txChecksum ? 'software' : 'stack',
+    };
   }
 
   /** The link now, as the PMD sees it (info.link is the state at open). */

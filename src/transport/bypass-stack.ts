@@ -3,7 +3,7 @@
 // that the layers above turn into Connections (plain) or TLS streams.
 
 import { TapPort } from '../io/tap.js';
-import { DpdkPort, type DpdkPortOptions } from '../io/dpdk.js';
+import { DpdkPort, type DpdkChecksumsBy, type DpdkPortOptions } from '../io/dpdk.js';
 import type { DpdkLink } from '../io/native.js';
 import { PollLoop, type PollMetrics } from '../io/poll.js';
 import type { PacketPort, PortCounters } from '../io/port.js';
@@ -63,7 +63,7 @@ export interface BypassNetstat {
     counters: PortCounters;
     xstats?: Record<string, number>;
     /** DPDK: who verifies and fills the IPv4/TCP checksums per direction, and the frames the device did. */
-    checksum?: ChecksumsBy & { deviceRx: number; deviceTx: number };
+    checksum?: DpdkChecksumsBy & { deviceRx: number; deviceTx: number };
     /** DPDK: the link now. */
     link?: DpdkLink;
   };
@@ -340,26 +340,12 @@ function sameXdp(a: BypassXdpOptions | null, b: BypassXdpOptions | null): boolea
   return a === b || (a !== null && b !== null && a.interface === b.interface && a.mode === b.mode);
 }
 
-/** Who verifies (rx) and fills (tx) a port's IPv4/TCP checksums: the NIC, the native bursts, or the TypeScript stack. */
-export interface ChecksumsBy {
-  rx: 'device' | 'software' | 'stack';
-  tx: 'device' | 'software' | 'stack';
-}
-
-export function checksumsBy(p: DpdkPort): ChecksumsBy {
-  const inUse = p.info.checksumInUse;
-  return {
-    rx: inUse.rx ? 'device' : p.offloads.rxChecksum ? 'software' : 'stack',
-    tx: inUse.tx ? 'device' : p.offloads.txChecksum ? 'software' : 'stack',
-  };
-}
-
 /** A DPDK port's part of netstat: the device's xstats and where its checksums are done. */
 function dpdkPortDetail(p: DpdkPort): Pick<BypassNetstat['port'], 'xstats' | 'checksum' | 'link'> {
   const st = p.deviceStats();
   return {
     xstats: st.xstats,
     link: p.link(),
-    checksum: { ...checksumsBy(p), deviceRx: st.rxNicVerdicts, deviceTx: st.txNicChecksums },
+    checksum: { ...p.checksumsBy, deviceRx: st.rxNicVerdicts, deviceTx: st.txNicChecksums },
   };
 }
